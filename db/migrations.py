@@ -1,0 +1,36 @@
+"""Versioned migrations, one set per database file, applied by `taizhang init`.
+
+m001 creates every register from the current definition, so a fresh database is always at
+the latest schema; later migrations must therefore be idempotent (`schema.add_column` is).
+Triggers, indexes and search tables are not migrations: schema.sync_derived() rebuilds them
+from the definition after every run.
+
+Adding a column, for example:
+
+    @ops()
+    def m002_customers_wechat(db):
+        schema.add_column(db.conn, definition, "customers", "wechat")
+"""
+
+from sqlite_utils.migrations import Migrations
+
+from taizhang import schema
+from taizhang.registers import load
+
+definition = load()
+
+ops = Migrations("taizhang.ops")
+hr = Migrations("taizhang.hr")
+
+
+@ops()
+def m001_registers(db):
+    schema.create_registers(db.conn, definition, "ops")
+
+
+@hr()
+def m001_registers(db):  # noqa: F811 - same step, other file
+    schema.create_registers(db.conn, definition, "hr")
+
+
+MIGRATIONS = {"ops": ops, "hr": hr}

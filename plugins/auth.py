@@ -1,0 +1,125 @@
+"""Who is asking: sessions from the project's user store, checked on every request.
+
+Login uses datasette-auth-passwords' form and flow (/-/login, its password_login.html
+template), but passwords are checked against users.db, not the plugin's account list that is
+read once at start-up. The session cookie holds a random token; the user and role behind it
+are looked up on each request, so removing a user, changing a role or logging out takes effect
+at the next request.
+"""
+
+import asyncio
+import concurrent.futures
+from urllib.parse import urlencode, urlsplit
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+from taizhang.users import SESSION_ABSOLUTE, verify_password
+from taizhang.web import client_ip, user_store
+
+SESSION_COOKIE = "tz_session"
+# Password hashing is deliberately slow: it runs in a small pool, off the event loop, so a
+# burst of logins cannot stall other requests.
+HASH_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
+
+
+@hookimpl
+def actor_from_request(datasette, request):
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    user = user_store(datasette).session_user(token)
+    return user.actor() if user else None
+
+
+def _safe_next(datasette, value: str | None) -> str:
+    """Only a same-site path is followed after login (no open redirect)."""
+    default = datasette.urls.path("/")
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return default
+    return value
+
+
+async def login(request, datasette):
+    store = user_store(datasette)
+    error = None
+    username = ""
+    next_url = request.args.get("next")
+    if request.method == "POST":
+        post = await request.post_vars()
+        username = (post.get("username") or "").strip()
+        password = post.get("password") or ""
+        next_url = post.get("next") or next_url
+        password_hash = store.password_hash(username)
+        ok = await asyncio.get_running_loop().run_in_executor(
+            HASH_POOL, verify_password, password_hash, password
+        )
+        user = store.get(username) if ok else None
+        if user:
+            store.record("login", user.username, client_ip(request))
+            response = Response.redirect(_safe_next(datasette, next_url))
+            response.set_cookie(
+                SESSION_COOKIE,
+                store.start_session(user.username),
+                max_age=int(SESSION_ABSOLUTE.total_seconds()),
+                httponly=True,
+                samesite="lax",
+                secure=request.scheme == "https",
+                path=datasette.urls.path("/"),
+            )
+            return response
+        store.record("login_failed", username or None, client_ip(request))
+        # The same words whether the user exists or not.
+        error = "用户名或密码不正确"
+    return Response.html(
+        await datasette.render_template(
+            "password_login.html",
+            {"error": error, "username": username, "next": next_url or ""},
+            request=request,
+        ),
+        status=401 if error else 200,
+    )
+
+
+async def logout(request, datasette):
+    if request.method == "POST":
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            store = user_store(datasette)
+            if request.actor:
+                store.record("logout", request.actor["id"], client_ip(request))
+            store.end_session(token)
+        response = Response.redirect(datasette.urls.path("/-/login"))
+        response.set_cookie(SESSION_COOKIE, "", expires=0, max_age=0, path=datasette.urls.path("/"))
+        return response
+    return Response.html(await datasette.render_template("logout.html", {}, request=request))
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/login$", login),
+        (r"^/-/logout$", logout),
+    ]
+
+
+@hookimpl
+def forbidden(datasette, request, message):
+    """Anonymous visitors of a page are sent to the login form instead of a bare 403."""
+    if request.actor or request.method != "GET":
+        return None
+    path = request.path
+    if path.endswith((".json", ".csv")) or "application/json" in request.headers.get("accept", ""):
+        return None
+    target = path + (f"?{request.query_string}" if request.query_string else "")
+    return Response.redirect(datasette.urls.path("/-/login") + "?" + urlencode({"next": target}))
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    if actor:
+        return [{"href": datasette.urls.path("/-/logout"), "label": "退出登录"}]
+    return None

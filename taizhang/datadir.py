@@ -1,0 +1,106 @@
+"""The data dir: both register databases, the user store, Datasette's internal database and
+the cookie-signing secret live together in one folder, so instances never mix."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from taizhang import schema, search
+from taizhang.registers import Definition, load
+from taizhang.users import UserStore
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO / "db"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: pathlib.Path
+
+    @classmethod
+    def resolve(cls, data_dir: str | os.PathLike | None = None) -> "DataDir":
+        chosen = data_dir or os.environ.get("TAIZHANG_DATA_DIR") or DEFAULT_DATA_DIR
+        return cls(pathlib.Path(chosen).resolve())
+
+    def database(self, name: str) -> pathlib.Path:
+        return self.path / f"{name}.db"
+
+    @property
+    def users_path(self) -> pathlib.Path:
+        return self.path / "users.db"
+
+    @property
+    def internal_path(self) -> pathlib.Path:
+        return self.path / "internal.db"
+
+    @property
+    def secret_path(self) -> pathlib.Path:
+        return self.path / "secret"
+
+    def files(self, definition: Definition) -> list[pathlib.Path]:
+        """Every SQLite file a backup must hold."""
+        return [*(self.database(n) for n in definition.databases), self.users_path, self.internal_path]
+
+    def exists(self, definition: Definition) -> bool:
+        return all(self.database(n).exists() for n in definition.databases)
+
+    def secret(self) -> str:
+        """The cookie-signing secret, created on first use (mode 0600) so sessions survive restarts."""
+        if not self.secret_path.exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return self.secret_path.read_text().strip()
+
+    def users(self, definition: Definition | None = None) -> UserStore:
+        return UserStore(self.users_path, (definition or load()).roles)
+
+    def connect(self, name: str) -> sqlite3.Connection:
+        return connect(self.database(name))
+
+
+def connect(path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def _migrations():
+    spec = importlib.util.spec_from_file_location("taizhang_db_migrations", REPO / "db" / "migrations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MIGRATIONS
+
+
+def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, list[str]]:
+    """Create or upgrade every database of the data dir; idempotent. Returns, per database,
+    the migrations applied and derived objects rebuilt (empty lists on a second run)."""
+    definition = definition or load()
+    data_dir.path.mkdir(parents=True, exist_ok=True)
+    migrations = _migrations()
+    report = {}
+    for name in definition.databases:
+        conn = data_dir.connect(name)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            db = sqlite_utils.Database(conn)
+            pending = [m.name for m in migrations[name].pending(db)]
+            migrations[name].apply(db)
+            with db.atomic():
+                derived = schema.sync_derived(conn, definition, name)
+                search.drain(conn, definition)
+            report[name] = pending + derived
+        finally:
+            conn.close()
+    data_dir.users(definition).close()
+    data_dir.secret()
+    return report

@@ -1,0 +1,243 @@
+"""The register definition (db/registers.yml), loaded into plain objects.
+
+Everything else — schema, metadata.yml, datasette.yml, imports, tests — reads this module,
+never the YAML directly, so derived facts (traditional labels, role grants) have one home.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+from dataclasses import dataclass, field
+
+import yaml
+
+from taizhang.chinese import to_simplified, to_traditional
+
+DEFINITION_PATH = pathlib.Path(__file__).resolve().parent.parent / "db" / "registers.yml"
+
+COLUMN_TYPES = {"text", "int", "real", "date", "bool", "enum", "fk", "period", "time"}
+# Every register also has these, kept by the database (see taizhang/schema.py).
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at")
+ACTIONS = ("read", "write", "delete")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    label: str
+    en: str
+    required: bool = False
+    unique: bool = False
+    references: str | None = None
+    min: float | None = None
+    max: float | None = None
+    format: str | None = None
+    not_before: str | None = None
+    open_ended: bool = False
+    money: bool = False
+    long: bool = False
+    markdown: bool = False
+    help: str | None = None
+    # canonical value -> accepted synonyms (enum columns only)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    header_synonyms: tuple[str, ...] = ()
+
+    @property
+    def label_hant(self) -> str:
+        return to_traditional(self.label)
+
+    @property
+    def sql_type(self) -> str:
+        return {"int": "INTEGER", "real": "REAL", "bool": "INTEGER", "fk": "INTEGER"}.get(
+            self.type, "TEXT"
+        )
+
+    def enum_lookup(self) -> dict[str, str]:
+        """Normalised input -> canonical value, for every value and synonym (简/繁, any case)."""
+        lookup = {}
+        for canonical, synonyms in self.values.items():
+            for word in [canonical, *synonyms]:
+                for form in {word, to_traditional(word), to_simplified(word)}:
+                    lookup[normalise_token(form)] = canonical
+        return lookup
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    database: str
+    label: str
+    en: str
+    purpose: str
+    columns: dict[str, Column]
+    natural_key: tuple[str, ...]
+    label_column: str
+    sort: str | None = None
+    sort_desc: str | None = None
+    facets: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    reference: bool = False
+    confidential: bool = False
+    checks: tuple[dict, ...] = ()
+    cross_references: dict = field(default_factory=dict)
+    derive: dict = field(default_factory=dict)
+    seed: tuple[dict, ...] = ()
+    name_synonyms: dict = field(default_factory=dict)
+
+    @property
+    def label_hant(self) -> str:
+        return to_traditional(self.label)
+
+    @property
+    def foreign_keys(self) -> list[Column]:
+        return [c for c in self.columns.values() if c.type == "fk"]
+
+    def column_by_label(self) -> dict[str, Column]:
+        return {c.label: c for c in self.columns.values()}
+
+
+@dataclass(frozen=True)
+class Definition:
+    instance: dict
+    databases: dict[str, dict]
+    roles: dict[str, dict]
+    access: dict[str, dict]
+    areas: dict[str, list[str]]
+    registers: dict[str, Register]
+
+    def registers_in(self, database: str) -> list[Register]:
+        return [r for r in self.registers.values() if r.database == database]
+
+    def grants(self, role: str, action: str) -> set[str]:
+        """The registers a role may read / write / delete, from the `access:` table."""
+        spec = self.access[role].get(action, [])
+        if isinstance(spec, str):
+            spec = [spec]
+        names: set[str] = set()
+        for item in spec:
+            names |= self._register_group(item)
+        return names
+
+    def roles_allowed(self, action: str, register: str) -> list[str]:
+        return [role for role in self.roles if register in self.grants(role, action)]
+
+    def sql_roles(self, database: str) -> list[str]:
+        return [role for role in self.roles if database in self.access[role].get("sql", [])]
+
+    def sql_write_roles(self) -> list[str]:
+        return [role for role in self.roles if self.access[role].get("sql_write")]
+
+    def _register_group(self, item: str) -> set[str]:
+        everything = set(self.registers)
+        operational = {n for n, r in self.registers.items() if not r.confidential}
+        groups = {
+            "all": everything,
+            "operational": operational,
+            "operational_not_reference": {
+                n for n in operational if not self.registers[n].reference
+            },
+        }
+        if item in groups:
+            return groups[item]
+        if item not in self.registers:
+            raise DefinitionError(f"access names unknown register {item!r}")
+        return {item}
+
+
+class DefinitionError(ValueError):
+    pass
+
+
+def normalise_token(value: str) -> str:
+    """How enum synonyms are compared: trimmed (incl. U+3000, U+00A0), case-folded."""
+    return str(value).strip(" \t\r\n\u3000\u00a0").casefold()
+
+
+def _column(name: str, spec: dict) -> Column:
+    if spec.get("type") not in COLUMN_TYPES:
+        raise DefinitionError(f"column {name}: unknown type {spec.get('type')!r}")
+    values = {str(k): [str(s) for s in (v or [])] for k, v in (spec.get("values") or {}).items()}
+    return Column(
+        name=name,
+        type=spec["type"],
+        label=spec["label"],
+        en=spec["en"],
+        required=bool(spec.get("required")),
+        unique=bool(spec.get("unique")),
+        references=spec.get("references"),
+        min=spec.get("min"),
+        max=spec.get("max"),
+        format=spec.get("format"),
+        not_before=spec.get("not_before"),
+        open_ended=bool(spec.get("open_ended")),
+        money=bool(spec.get("money")),
+        long=bool(spec.get("long")),
+        markdown=bool(spec.get("markdown")),
+        help=spec.get("help"),
+        values=values,
+        header_synonyms=tuple(spec.get("header_synonyms") or ()),
+    )
+
+
+def _register(name: str, spec: dict) -> Register:
+    columns = {c: _column(c, s) for c, s in spec["columns"].items()}
+    reg = Register(
+        name=name,
+        database=spec["database"],
+        label=spec["label"],
+        en=spec["en"],
+        purpose=spec.get("purpose", ""),
+        columns=columns,
+        natural_key=tuple(spec["natural_key"]),
+        label_column=spec["label_column"],
+        sort=spec.get("sort"),
+        sort_desc=spec.get("sort_desc"),
+        facets=tuple(spec.get("facets") or ()),
+        search=tuple(spec.get("search") or ()),
+        reference=bool(spec.get("reference")),
+        confidential=bool(spec.get("confidential")),
+        checks=tuple(spec.get("checks") or ()),
+        cross_references=spec.get("cross_references") or {},
+        derive=spec.get("derive") or {},
+        seed=tuple(spec.get("seed") or ()),
+        name_synonyms=spec.get("name_synonyms") or {},
+    )
+    named = set(columns) | set(SYSTEM_COLUMNS)
+    for attr in ("natural_key", "facets", "search"):
+        for col in getattr(reg, attr):
+            if col not in named:
+                raise DefinitionError(f"{name}.{attr} names unknown column {col!r}")
+    return reg
+
+
+def parse(data: dict) -> Definition:
+    registers = {n: _register(n, s) for n, s in data["registers"].items()}
+    for reg in registers.values():
+        for col in reg.foreign_keys:
+            target = registers.get(col.references)
+            if target is None:
+                raise DefinitionError(f"{reg.name}.{col.name} references unknown {col.references!r}")
+            if target.database != reg.database:
+                raise DefinitionError(
+                    f"{reg.name}.{col.name}: a foreign key cannot cross database files; "
+                    "use cross_references"
+                )
+    definition = Definition(
+        instance=data["instance"],
+        databases=data["databases"],
+        roles=data["roles"],
+        access=data["access"],
+        areas=data["areas"],
+        registers=registers,
+    )
+    for role in definition.roles:
+        for action in ACTIONS:
+            definition.grants(role, action)  # raises on unknown names
+    return definition
+
+
+@functools.cache
+def load(path: pathlib.Path = DEFINITION_PATH) -> Definition:
+    return parse(yaml.safe_load(path.read_text(encoding="utf-8")))

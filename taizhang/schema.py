@@ -1,0 +1,331 @@
+"""SQL for the registers, generated from the definition.
+
+Validation lives here, in the database: every write path (Datasette's forms and JSON API,
+stored queries, /-/execute-write, imports, a sqlite3 shell) meets the same CHECK constraints
+and triggers. Each constraint is named with the Chinese sentence a person should read, so
+SQLite's own error ("CHECK constraint failed: <name>") already carries it. The schema must run
+on SQLite 3.40 (Python 3.11), hence literal messages and no newer SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from taizhang.registers import Column, Definition, Register
+
+NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+# Prefix of every trigger this module owns: sync_derived() drops and recreates only these.
+TRIGGER_PREFIX = "tz_"
+SEARCH_QUEUE = "_search_queue"
+XREF_QUEUE = "_xref_queue"
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def fts_table(register: Register) -> str:
+    return f"{register.name}_fts"
+
+
+def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
+    """(message, SQL condition) pairs for one column; each holds when the value is NULL."""
+    c = quote(col.name)
+    label = col.label
+    checks: list[tuple[str, str]] = []
+    if col.required and col.sql_type == "TEXT":
+        checks.append((f"{label}不能为空", f"length(trim({c})) > 0"))
+    if col.type == "enum":
+        allowed = "、".join(col.values)
+        checks.append(
+            (f"{label}必须是以下之一：{allowed}", f"{c} IN ({', '.join(map(literal, col.values))})")
+        )
+    elif col.type == "date":
+        checks.append(
+            (
+                f"{label}必须是有效日期（YYYY-MM-DD）",
+                f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]' AND date({c}, '+0 days') = {c}",
+            )
+        )
+    elif col.type == "period":
+        checks.append(
+            (
+                f"{label}格式应为 YYYY、YYYY-Qn 或 YYYY-MM",
+                f"{c} GLOB '[12][0-9][0-9][0-9]' OR {c} GLOB '[12][0-9][0-9][0-9]-Q[1-4]'"
+                f" OR ({c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]' AND substr({c}, 6) BETWEEN '01' AND '12')",
+            )
+        )
+    elif col.type == "time":
+        checks.append(
+            (
+                f"{label}格式应为 HH:MM（24 小时制）",
+                f"{c} GLOB '[0-2][0-9]:[0-5][0-9]' AND substr({c}, 1, 2) < '24'",
+            )
+        )
+    elif col.type in ("int", "fk"):
+        checks.append((f"{label}必须是整数", f"typeof({c}) = 'integer'"))
+    elif col.type == "real":
+        checks.append((f"{label}必须是数字", f"typeof({c}) IN ('integer', 'real')"))
+    elif col.type == "bool":
+        checks.append((f"{label}只能是 1（是）或 0（否）", f"{c} IN (0, 1)"))
+    if col.min is not None or col.max is not None:
+        if col.min is not None and col.max is not None:
+            rule = f"{label}必须在 {col.min:g} 到 {col.max:g} 之间"
+            cond = f"{c} BETWEEN {col.min!r} AND {col.max!r}"
+        elif col.min is not None:
+            rule, cond = f"{label}不能小于 {col.min:g}", f"{c} >= {col.min!r}"
+        else:
+            rule, cond = f"{label}不能大于 {col.max:g}", f"{c} <= {col.max!r}"
+        checks.append((rule, cond))
+    if col.format == "email":
+        checks.append(
+            (
+                f"{label}格式不正确，应如 name@example.com",
+                f"{c} GLOB '?*@?*.?*' AND {c} NOT GLOB '*[ ,;<>]*' AND {c} NOT GLOB '*@*@*'",
+            )
+        )
+    elif col.format == "phone":
+        checks.append(
+            (
+                f"{label}应为电话号码（数字，可含 + - 空格 括号）",
+                f"{c} GLOB '*[0-9][0-9][0-9]*' AND length({c}) <= 40",
+            )
+        )
+    if col.not_before:
+        other = reg.columns[col.not_before]
+        checks.append(
+            (
+                f"{label}不能早于{other.label}",
+                f"{quote(other.name)} IS NULL OR {c} >= {quote(other.name)}",
+            )
+        )
+    return [(msg, f"{c} IS NULL OR ({cond})") for msg, cond in checks]
+
+
+def create_table_sql(reg: Register) -> str:
+    lines = ["id INTEGER PRIMARY KEY AUTOINCREMENT"]
+    for col in reg.columns.values():
+        line = f"{quote(col.name)} {col.sql_type}"
+        if col.required:
+            line += " NOT NULL"
+        if col.unique:
+            line += " UNIQUE"
+        if col.type == "fk":
+            line += f" REFERENCES {quote(col.references)}(id)"
+        lines.append(line)
+    lines.append(f"created_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
+    lines.append(f"updated_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
+    for col in reg.columns.values():
+        for message, condition in _checks(reg, col):
+            lines.append(f"CONSTRAINT {quote(message)} CHECK ({condition})")
+    for check in reg.checks:
+        lines.append(f"CONSTRAINT {quote(check['message'])} CHECK ({check['sql']})")
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE {quote(reg.name)} (\n  {body}\n)"
+
+
+def column_definition_sql(reg: Register, col: Column) -> str:
+    """For ALTER TABLE ADD COLUMN: SQLite allows CHECKs there but not UNIQUE or NOT NULL
+    without a default, so a migration adding such a column must rebuild the table."""
+    checks = " ".join(
+        f"CONSTRAINT {quote(m)} CHECK ({cond})" for m, cond in _checks(reg, col)
+    )
+    ref = f" REFERENCES {quote(col.references)}(id)" if col.type == "fk" else ""
+    return f"{quote(col.name)} {col.sql_type}{ref} {checks}".strip()
+
+
+def indexes_sql(reg: Register) -> list[str]:
+    """An index behind every foreign key, facet, sort column and natural key."""
+    wanted: list[tuple[str, ...]] = []
+    candidates = [c.name for c in reg.foreign_keys] + [*reg.facets, reg.sort, reg.sort_desc]
+    for col in candidates:
+        # id is the primary key and a UNIQUE column has its own index already.
+        if not col or col == "id" or (col in reg.columns and reg.columns[col].unique):
+            continue
+        if (col,) not in wanted:
+            wanted.append((col,))
+    statements = [
+        f"CREATE INDEX IF NOT EXISTS {quote(f'idx_{reg.name}_' + '_'.join(cols))} "
+        f"ON {quote(reg.name)} ({', '.join(map(quote, cols))})"
+        for cols in wanted
+    ]
+    if len(reg.natural_key) > 1:
+        statements.append(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(f'uq_{reg.name}_natural_key')} "
+            f"ON {quote(reg.name)} ({', '.join(map(quote, reg.natural_key))})"
+        )
+    return statements
+
+
+def _changed(reg: Register, columns=None) -> str:
+    names = columns or ["id", *reg.columns]
+    return " OR ".join(f"OLD.{quote(n)} IS NOT NEW.{quote(n)}" for n in names)
+
+
+def triggers_sql(reg: Register) -> dict[str, str]:
+    t = quote(reg.name)
+    triggers = {
+        # An update that changes nothing leaves updated_at alone; an update that sets
+        # updated_at itself (an import restoring a row) is respected.
+        f"{TRIGGER_PREFIX}{reg.name}_updated_at": (
+            f"CREATE TRIGGER {{name}} AFTER UPDATE ON {t} FOR EACH ROW\n"
+            f"WHEN NEW.updated_at IS OLD.updated_at AND ({_changed(reg)})\n"
+            f"BEGIN UPDATE {t} SET updated_at = {NOW_SQL} WHERE id = NEW.id; END"
+        )
+    }
+    for queue, columns, kind in (
+        (SEARCH_QUEUE, list(reg.search), "search"),
+        (XREF_QUEUE, [*reg.cross_references, *_xref_conditions(reg)], "xref"),
+    ):
+        if not columns:
+            continue
+        enqueue = f"INSERT OR IGNORE INTO {queue} (table_name, row_id) VALUES ({literal(reg.name)}, {{}}.id);"
+        of = ", ".join(map(quote, ["id", *dict.fromkeys(columns)]))
+        triggers[f"{TRIGGER_PREFIX}{reg.name}_{kind}_insert"] = (
+            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {enqueue.format('NEW')} END"
+        )
+        triggers[f"{TRIGGER_PREFIX}{reg.name}_{kind}_update"] = (
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {of} ON {t} "
+            f"BEGIN {enqueue.format('NEW')} {enqueue.format('OLD')} END"
+        )
+        if kind == "search":
+            triggers[f"{TRIGGER_PREFIX}{reg.name}_{kind}_delete"] = (
+                f"CREATE TRIGGER {{name}} AFTER DELETE ON {t} BEGIN {enqueue.format('OLD')} END"
+            )
+    triggers.update(_derive_triggers(reg))
+    return {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
+
+
+def _xref_conditions(reg: Register) -> list[str]:
+    return [c for ref in reg.cross_references.values() for c in (ref.get("when") or {})]
+
+
+def _derive_triggers(reg: Register) -> dict[str, str]:
+    """Derived columns (partner_evaluations: total_score and rating), kept by triggers so
+    every write path gets them."""
+    total = reg.derive.get("total_score")
+    rating = reg.derive.get("rating")
+    if not total:
+        return {}
+    t = quote(reg.name)
+    weights = total["weights"]
+    all_present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in weights)
+    weighted = " + ".join(f"{w!r} * {quote(c)}" for c, w in weights.items())
+    total_expr = f"round(({weighted}) / {sum(weights.values())!r}, 2)"
+    cases = " ".join(
+        f"WHEN {quote(rating['from'])} >= {lim!r} THEN {literal(val)}" if lim is not None
+        else f"ELSE {literal(val)}"
+        for lim, val in rating["thresholds"]
+    )
+    rating_expr = f"CASE {cases} END"
+    set_total = (
+        f"UPDATE {t} SET total_score = {total_expr} WHERE id = NEW.id AND {all_present}"
+        f" AND total_score IS NOT {total_expr};"
+    )
+    return {
+        f"{TRIGGER_PREFIX}{reg.name}_derive_insert": (
+            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {set_total} "
+            f"UPDATE {t} SET rating = {rating_expr} WHERE id = NEW.id AND rating IS NULL"
+            f" AND {quote(rating['from'])} IS NOT NULL; END"
+        ),
+        f"{TRIGGER_PREFIX}{reg.name}_derive_update": (
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(map(quote, [*weights, 'total_score']))}"
+            f" ON {t} BEGIN {set_total} "
+            # A rating someone set in this same update is kept; otherwise it follows the score.
+            f"UPDATE {t} SET rating = {rating_expr} WHERE id = NEW.id AND NEW.rating IS OLD.rating"
+            f" AND {quote(rating['from'])} IS NOT NULL AND rating IS NOT {rating_expr}; END"
+        ),
+    }
+
+
+def fts_sql(reg: Register) -> str:
+    columns = ", ".join(map(quote, reg.search))
+    return (
+        f"CREATE VIRTUAL TABLE {quote(fts_table(reg))} "
+        f"USING fts5({columns}, tokenize = 'unicode61')"
+    )
+
+
+QUEUES_SQL = [
+    f"CREATE TABLE IF NOT EXISTS {q} (table_name TEXT NOT NULL, row_id INTEGER NOT NULL,"
+    f" PRIMARY KEY (table_name, row_id)) WITHOUT ROWID"
+    for q in (SEARCH_QUEUE, XREF_QUEUE)
+]
+
+
+def create_registers(conn: sqlite3.Connection, definition: Definition, database: str) -> None:
+    """Create every register of one database file that does not exist yet, and seed them."""
+    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for reg in definition.registers_in(database):
+        if reg.name not in existing:
+            conn.execute(create_table_sql(reg))
+        for row in reg.seed:
+            cols = list(row)
+            conn.execute(
+                f"INSERT OR IGNORE INTO {quote(reg.name)} ({', '.join(map(quote, cols))}) "
+                f"VALUES ({', '.join('?' for _ in cols)})",
+                [row[c] for c in cols],
+            )
+
+
+def add_column(conn: sqlite3.Connection, definition: Definition, register: str, column: str) -> None:
+    """Migration helper: add a column from the definition unless it is there already."""
+    reg = definition.registers[register]
+    present = {r[1] for r in conn.execute(f"PRAGMA table_info({quote(register)})")}
+    if column not in present:
+        conn.execute(
+            f"ALTER TABLE {quote(register)} ADD COLUMN {column_definition_sql(reg, reg.columns[column])}"
+        )
+
+
+def _sync_fts(conn: sqlite3.Connection, reg: Register) -> list[str]:
+    """Create the register's search table, rebuilding it when its columns changed."""
+    name = fts_table(reg)
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+    wanted = fts_sql(reg)
+    if row and row[0] == wanted:
+        return []
+    if row:
+        conn.execute(f"DROP TABLE {quote(name)}")
+    conn.execute(wanted)
+    # Every row goes through the queue, so the app fills the new index on its next drain.
+    conn.execute(
+        f"INSERT OR IGNORE INTO {SEARCH_QUEUE} (table_name, row_id) "
+        f"SELECT {literal(reg.name)}, id FROM {quote(reg.name)}"
+    )
+    return [name]
+
+
+def sync_derived(conn: sqlite3.Connection, definition: Definition, database: str) -> list[str]:
+    """(Re)create what derives from the definition — queues, indexes, search tables and
+    triggers — so that a changed definition never leaves a stale trigger. Returns what changed."""
+    changed = []
+    for sql in QUEUES_SQL:
+        conn.execute(sql)
+    existing = {
+        name: sql
+        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    }
+    wanted: dict[str, str] = {}
+    for reg in definition.registers_in(database):
+        for sql in indexes_sql(reg):
+            conn.execute(sql)
+        if reg.search:
+            changed += _sync_fts(conn, reg)
+        wanted.update(triggers_sql(reg))
+    for name, sql in existing.items():
+        if name.startswith(TRIGGER_PREFIX) and wanted.get(name) != sql:
+            conn.execute(f"DROP TRIGGER {quote(name)}")
+    for name, sql in wanted.items():
+        if existing.get(name) != sql:
+            conn.execute(sql)
+            changed.append(name)
+    return changed

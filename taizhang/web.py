@@ -1,0 +1,30 @@
+"""What the plugins share about the running instance: its data dir, user store and definition.
+Kept out of plugins/ because Datasette loads each plugin file as its own module."""
+
+from __future__ import annotations
+
+from taizhang.datadir import DataDir
+from taizhang.registers import Definition, load
+from taizhang.users import UserStore
+
+
+def data_dir(datasette) -> DataDir:
+    config = datasette.plugin_config("taizhang") or {}
+    return DataDir.resolve(config.get("data_dir"))
+
+
+def user_store(datasette) -> UserStore:
+    store = getattr(datasette, "_taizhang_users", None)
+    if store is None:
+        store = data_dir(datasette).users(load())
+        datasette._taizhang_users = store
+    return store
+
+
+def definition() -> Definition:
+    return load()
+
+
+def client_ip(request) -> str | None:
+    client = request.scope.get("client")
+    return client[0] if client else None
