@@ -220,12 +220,14 @@ def _derive_triggers(reg: Register) -> dict[str, str]:
     all_present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in weights)
     weighted = " + ".join(f"{w!r} * {quote(c)}" for c, w in weights.items())
     total_expr = f"round(({weighted}) / {sum(weights.values())!r}, 2)"
-    cases = " ".join(
-        f"WHEN {quote(rating['from'])} >= {lim!r} THEN {literal(val)}" if lim is not None
-        else f"ELSE {literal(val)}"
-        for lim, val in rating["thresholds"]
-    )
-    rating_expr = f"CASE {cases} END"
+    def rating_expr(score: str) -> str:
+        cases = " ".join(
+            f"WHEN {score} >= {lim!r} THEN {literal(val)}" if lim is not None else f"ELSE {literal(val)}"
+            for lim, val in rating["thresholds"]
+        )
+        return f"CASE WHEN {score} IS NULL THEN NULL {cases} END"
+
+    source = quote(rating["from"])
     set_total = (
         f"UPDATE {t} SET total_score = {total_expr} WHERE id = NEW.id AND {all_present}"
         f" AND total_score IS NOT {total_expr};"
@@ -233,15 +235,17 @@ def _derive_triggers(reg: Register) -> dict[str, str]:
     return {
         f"{TRIGGER_PREFIX}{reg.name}_derive_insert": (
             f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {set_total} "
-            f"UPDATE {t} SET rating = {rating_expr} WHERE id = NEW.id AND rating IS NULL"
-            f" AND {quote(rating['from'])} IS NOT NULL; END"
+            f"UPDATE {t} SET rating = {rating_expr(source)} WHERE id = NEW.id AND rating IS NULL"
+            f" AND {source} IS NOT NULL; END"
         ),
         f"{TRIGGER_PREFIX}{reg.name}_derive_update": (
             f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(map(quote, [*weights, 'total_score']))}"
             f" ON {t} BEGIN {set_total} "
-            # A rating someone set in this same update is kept; otherwise it follows the score.
-            f"UPDATE {t} SET rating = {rating_expr} WHERE id = NEW.id AND NEW.rating IS OLD.rating"
-            f" AND {quote(rating['from'])} IS NOT NULL AND rating IS NOT {rating_expr}; END"
+            # The rating follows the score only while it is the derived one: a rating someone
+            # chose (now, or when the row was written) is kept.
+            f"UPDATE {t} SET rating = {rating_expr(source)} WHERE id = NEW.id"
+            f" AND NEW.rating IS OLD.rating AND (OLD.rating IS NULL OR OLD.rating = {rating_expr('OLD.' + source)})"
+            f" AND rating IS NOT {rating_expr(source)}; END"
         ),
     }
 

@@ -1,0 +1,307 @@
+"""The `taizhang` command: set up, serve, manage users, check and back up the registers."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import pathlib
+import secrets
+import sys
+
+import click
+
+from taizhang import backup as backups
+from taizhang import check as checks
+from taizhang.datadir import DataDir, init as init_data_dir
+from taizhang.registers import load
+from taizhang.users import UserError
+
+
+def data_dir_option(fn):
+    """--data-dir, shared by every command: where the databases, user store and secret live."""
+
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=pathlib.Path),
+        envvar="TAIZHANG_DATA_DIR",
+        help="Folder holding ops.db, hr.db, users.db, internal.db and the secret "
+        "(default: db/ in the project; env TAIZHANG_DATA_DIR).",
+    )
+    @functools.wraps(fn)
+    def wrapper(data_dir, **kwargs):
+        return fn(data_dir=DataDir.resolve(data_dir), **kwargs)
+
+    return wrapper
+
+
+def _require_initialised(data_dir: DataDir) -> None:
+    if not data_dir.exists(load()):
+        raise click.ClickException(
+            f"{data_dir.path} has no registers yet: run `taizhang init --data-dir {data_dir.path}` first"
+        )
+
+
+@click.group()
+@click.version_option(package_name="taizhang")
+def cli():
+    """taizhang (台账): an operations department's registers, served by Datasette."""
+
+
+@cli.command()
+@data_dir_option
+@click.option("--demo", is_flag=True, help="Fill every register with demo data and create one login per role.")
+def init(data_dir, demo):
+    """Create or upgrade the databases; safe to run again (a second run changes nothing).
+
+    Applies pending migrations to ops.db and hr.db, rebuilds triggers, indexes and search
+    tables from db/registers.yml, and creates the user store and the secret. Never prompts
+    and creates no users (except with --demo).
+
+    \b
+    Example:
+        taizhang init
+        taizhang init --demo --data-dir /tmp/demo
+    """
+    report = init_data_dir(data_dir)
+    for name, changes in report.items():
+        if changes:
+            click.echo(f"{name}.db: {len(changes)} change(s): {', '.join(changes[:6])}{' …' if len(changes) > 6 else ''}")
+        else:
+            click.echo(f"{name}.db: up to date")
+    if demo:
+        _demo(data_dir)
+
+
+def _demo(data_dir: DataDir) -> None:
+    from taizhang import demo
+
+    counts = demo.fill(data_dir)
+    if any(counts.values()):
+        click.echo("Demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    else:
+        click.echo("Demo data: already present, nothing added")
+    store = data_dir.users()
+    created = []
+    try:
+        for role, employee_no in demo.DEMO_ACCOUNTS.items():
+            username = f"demo-{role}"
+            if store.get(username):
+                continue
+            password = secrets.token_urlsafe(9) + "-Tz7"
+            store.add(username, password, role, employee_no)
+            created.append((username, role, employee_no, password))
+    finally:
+        store.close()
+    if created:
+        click.echo("\nDemo logins (passwords are shown only this once):")
+        for username, role, employee_no, password in created:
+            click.echo(f"  {username:<14} role {role:<8} 工号 {employee_no}  password: {password}")
+
+
+@cli.command()
+@data_dir_option
+@click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Reverse proxy addresses whose X-Forwarded-Proto/-For headers are trusted "
+    "(e.g. 127.0.0.1). Default: none.",
+)
+def serve(data_dir, host, port, forwarded_allow_ips):
+    """Serve the registers with Datasette.
+
+    \b
+    Example:
+        taizhang serve --port 8001
+    """
+    import uvicorn
+    from datasette.cli import check_databases
+
+    from taizhang.app import make_datasette
+
+    _require_initialised(data_dir)
+    ds = make_datasette(data_dir)
+
+    async def run():
+        await check_databases(ds)
+        await ds.invoke_startup()
+        config = uvicorn.Config(
+            ds.app(),
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="on",
+            proxy_headers=bool(forwarded_allow_ips),
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
+        click.echo(f"taizhang: http://{host}:{port}/  (data dir {data_dir.path})")
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(run())
+
+
+# -- users ---------------------------------------------------------------------------------
+@cli.group()
+def user():
+    """Manage logins: add, passwd, role, remove, list."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _user_command(fn):
+    """Runs fn(store, ...) with the data dir's user store; user errors become one line."""
+
+    @data_dir_option
+    @functools.wraps(fn)
+    def wrapper(data_dir, **kwargs):
+        store = data_dir.users()
+        try:
+            return fn(store=store, **kwargs)
+        except UserError as ex:
+            raise click.ClickException(str(ex))
+        finally:
+            store.close()
+
+    return wrapper
+
+
+ROLE = click.Choice(list(load().roles))
+
+
+@user.command(name="add")
+@click.argument("username")
+@click.option("--role", required=True, type=ROLE, help="The user's role.")
+@click.option("--employee", "employee_no", help="工号 of the employee this login belongs to.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_user_command
+def user_add(store, username, role, employee_no, password_stdin):
+    """Add a login. The password is prompted twice and never echoed.
+
+    \b
+    Example:
+        taizhang user add wangfang --role editor --employee 00023
+        echo 'S3cret-password' | taizhang user add ci --role viewer --password-stdin
+    """
+    store.add(username, _read_password(password_stdin), role, employee_no)
+    click.echo(f"Added {username} ({role})")
+
+
+@user.command(name="passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_user_command
+def user_passwd(store, username, password_stdin):
+    """Set a user's password; their open sessions end."""
+    store.set_password(username, _read_password(password_stdin))
+    click.echo(f"Password changed for {username}")
+
+
+@user.command(name="role")
+@click.argument("username")
+@click.argument("role", type=ROLE)
+@_user_command
+def user_role(store, username, role):
+    """Change a user's role; it applies from their next request."""
+    store.set_role(username, role)
+    click.echo(f"{username} is now {role}")
+
+
+@user.command(name="remove")
+@click.argument("username")
+@_user_command
+def user_remove(store, username):
+    """Remove a login; their sessions end at once."""
+    store.remove(username)
+    click.echo(f"Removed {username}")
+
+
+@user.command(name="list")
+@_user_command
+def user_list(store):
+    """List logins with their role and linked 工号."""
+    for u in store.list():
+        click.echo(f"{u.username}\t{u.role}\t{u.employee_no or ''}")
+
+
+# -- maintenance ---------------------------------------------------------------------------
+@cli.command()
+@data_dir_option
+@click.option("--fix", is_flag=True, help="Also bring the search index up to date.")
+def check(data_dir, fix):
+    """Report integrity problems: corruption, broken references, dangling 工号/partner
+    names in hr.db, search index backlog. Exits 1 when there is any.
+
+    \b
+    Example:
+        taizhang check
+    """
+    _require_initialised(data_dir)
+    found = checks.problems(data_dir, fix=fix)
+    for line in found:
+        click.echo(line)
+    if found:
+        raise SystemExit(1)
+    click.echo("OK: no problems found")
+
+
+@cli.command()
+@data_dir_option
+@click.option("--dest", type=click.Path(file_okay=False, path_type=pathlib.Path),
+              help="Folder for backups (default: <data dir>/backups).")
+@click.option("--keep", type=click.IntRange(1), help="Keep only the newest N backups in --dest.")
+def backup(data_dir, dest, keep):
+    """Make a consistent online copy of the data dir (safe while the server runs) and check it.
+
+    \b
+    Example (cron, nightly at 02:30, keep two weeks):
+        30 2 * * * cd /srv/taizhang && .venv/bin/taizhang backup --keep 14
+    """
+    _require_initialised(data_dir)
+    try:
+        folder = backups.backup(data_dir, dest, keep)
+    except backups.BackupError as ex:
+        raise click.ClickException(str(ex))
+    click.echo(f"Backup written and checked: {folder}")
+
+
+@cli.command()
+@data_dir_option
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+def restore(data_dir, folder):
+    """Put a backup back (a safety copy of the current data is taken first).
+
+    \b
+    Example:
+        taizhang restore db/backups/taizhang-20261121T023000000000Z
+    """
+    _require_initialised(data_dir)
+    try:
+        safety = backups.restore(data_dir, folder)
+    except backups.BackupError as ex:
+        raise click.ClickException(str(ex))
+    click.echo(f"Restored {folder.name}; the data before the restore is in {safety}")
+
+
+@cli.command()
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 if the files are out of date; write nothing.")
+def generate(check_only):
+    """Regenerate metadata.yml and datasette.yml from db/registers.yml and db/reports.yml."""
+    from taizhang import generate as gen
+
+    if check_only:
+        stale = [p.name for p, text in gen.expected_files().items()
+                 if not p.exists() or p.read_text(encoding="utf-8") != text]
+        if stale:
+            raise click.ClickException(f"out of date: {', '.join(stale)}; run `taizhang generate`")
+        click.echo("up to date")
+        return
+    written = gen.write_files()
+    click.echo("wrote " + ", ".join(p.name for p in written) if written else "up to date")
