@@ -17,12 +17,13 @@ def timezone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(os.environ.get("TAIZHANG_TIMEZONE") or load().instance["timezone"])
 
 
-def now() -> datetime.datetime:
-    return datetime.datetime.now(timezone())
+def now(at: datetime.datetime | None = None) -> datetime.datetime:
+    """The local time of the configured zone, now or at an aware UTC instant."""
+    return (at or datetime.datetime.now(datetime.timezone.utc)).astimezone(timezone())
 
 
-def today() -> datetime.date:
-    return now().date()
+def today(at: datetime.datetime | None = None) -> datetime.date:
+    return now(at).date()
 
 
 def utc_now_iso() -> str:

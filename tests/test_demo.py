@@ -1,0 +1,213 @@
+"""Demo data (taizhang/demo.py): volumes, the cases the reports look for, determinism."""
+
+import datetime
+
+import pytest
+
+from taizhang import demo
+from taizhang.datadir import DataDir, init
+
+pytestmark = pytest.mark.fast
+
+TODAY = datetime.date(2026, 11, 21)
+REGISTERS = [
+    "departments", "employees", "partners", "partner_evaluations", "training_sessions",
+    "training_records", "customer_tiers", "customers", "meetings", "meeting_actions",
+]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    data_dir = DataDir.resolve(tmp_path_factory.mktemp("demo"))
+    init(data_dir)
+    counts = demo.fill(data_dir, today=TODAY)
+    ops, hr = data_dir.connect("ops"), data_dir.connect("hr")
+    yield data_dir, counts, ops, hr
+    ops.close()
+    hr.close()
+
+
+def one(conn, sql, *params):
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def test_counts_match_the_tables(filled):
+    _, counts, ops, hr = filled
+    for table in REGISTERS:
+        if table != "customer_tiers":
+            assert counts[table] == one(ops, f"SELECT count(*) FROM {table}"), table
+    assert counts["confidentiality_agreements"] == one(hr, "SELECT count(*) FROM confidentiality_agreements")
+    assert one(ops, "SELECT count(*) FROM customer_tiers") == 3
+
+
+def test_departments_and_employees(filled):
+    _, _, ops, _ = filled
+    assert one(ops, "SELECT count(*) FROM departments") >= 8
+    assert one(ops, "SELECT count(*) FROM departments WHERE manager_id IS NULL") == 0
+    assert one(ops, "SELECT count(*) FROM departments WHERE parent_id IS NOT NULL") >= 5
+    assert one(ops, "SELECT count(*) FROM employees") >= 60
+    assert one(ops, "SELECT count(*) FROM employees WHERE employee_no NOT GLOB '[0-9][0-9][0-9][0-9][0-9]'") == 0
+    assert one(ops, "SELECT min(employee_no) FROM employees") == "00001"
+    assert one(ops, "SELECT count(*) FROM employees WHERE name = '张伟'") >= 2
+    assert one(ops, "SELECT count(*) FROM employees WHERE name IN ('陳嘉欣', '黃志明')") == 2
+    assert one(ops, "SELECT count(*) FROM employees WHERE typeof(phone) != 'text' OR phone NOT GLOB '1[0-9]*'") == 0
+    assert one(ops, "SELECT count(*) FROM employees WHERE status = '离职' AND left_on >= hired_on") >= 3
+    assert one(ops, "SELECT count(*) FROM employees WHERE status = '试用'") >= 3
+    assert one(ops, "SELECT count(*) FROM employees WHERE email IS NULL OR hired_on IS NULL") == 0
+
+
+def test_demo_accounts_are_meaningful(filled):
+    _, _, ops, _ = filled
+    assert set(demo.DEMO_ACCOUNTS) == {"admin", "manager", "hr", "editor", "analyst", "viewer"}
+    for no in demo.DEMO_ACCOUNTS.values():
+        assert one(ops, "SELECT status FROM employees WHERE employee_no = ?", no) == "在职"
+    for role in ("manager", "editor"):
+        no = demo.DEMO_ACCOUNTS[role]
+        overdue_actions = one(ops, """SELECT count(*) FROM meeting_actions a JOIN employees e ON e.id = a.owner_id
+            WHERE e.employee_no = ? AND a.due_on < ? AND a.status IN ('未开始', '进行中')""", no, TODAY.isoformat())
+        due_customers = one(ops, """SELECT count(*) FROM customers c JOIN employees e ON e.id = c.owner_id
+            JOIN customer_tiers t ON t.id = c.tier_id
+            WHERE e.employee_no = ? AND c.last_visit_on < date(?, '-' || t.follow_up_days || ' days')""",
+            no, TODAY.isoformat())
+        assert overdue_actions >= 1 and due_customers >= 1, role
+
+
+def test_partners(filled):
+    _, _, ops, _ = filled
+    today = TODAY.isoformat()
+    assert one(ops, "SELECT count(*) FROM partners") >= 40
+    assert one(ops, "SELECT count(DISTINCT category) FROM partners") == 6
+    assert one(ops, "SELECT count(DISTINCT status) FROM partners") == 3
+    assert one(ops, "SELECT count(*) FROM partners WHERE owner_id IS NULL OR agreement_end < agreement_start") == 0
+    assert one(ops, "SELECT count(*) FROM partners WHERE agreement_end BETWEEN ? AND date(?, '+60 days')",
+               today, today) >= 3
+    assert one(ops, "SELECT count(*) FROM partners WHERE agreement_end < ? AND status = '合作中'", today) >= 2
+    for word in ("预算", "培训", "客户"):
+        assert one(ops, "SELECT count(*) FROM partners WHERE notes LIKE ?", f"%{word}%") >= 1, word
+
+
+def test_partner_evaluations(filled):
+    _, _, ops, _ = filled
+    periods = [p for (p,) in ops.execute("SELECT DISTINCT period FROM partner_evaluations ORDER BY period")]
+    assert periods == ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    assert one(ops, """SELECT count(*) FROM partners p WHERE
+        (SELECT count(*) FROM partner_evaluations e WHERE e.partner_id = p.id) != 4""") == 0
+    assert one(ops, "SELECT count(*) FROM partner_evaluations WHERE total_score IS NULL OR rating IS NULL") == 0
+    assert one(ops, "SELECT count(*) FROM partner_evaluations WHERE evaluated_on > ?", TODAY.isoformat()) == 0
+    assert one(ops, """SELECT count(*) FROM partner_evaluations a JOIN partner_evaluations b
+        ON a.partner_id = b.partner_id AND a.period = '2026-Q2' AND b.period = '2026-Q3'
+        WHERE a.rating = '不合格' AND b.rating = '不合格' AND b.total_score < 60""") >= 1
+
+
+def test_training(filled):
+    _, _, ops, _ = filled
+    year = str(TODAY.year)
+    assert one(ops, "SELECT count(*) FROM training_sessions") >= 30
+    assert one(ops, "SELECT count(DISTINCT plan_year) FROM training_sessions") == 2
+    assert one(ops, "SELECT count(*) FROM training_sessions WHERE ends_on < starts_on") == 0
+    assert one(ops, "SELECT count(*) FROM training_sessions WHERE status = '已取消'") >= 2
+    assert one(ops, "SELECT count(*) FROM training_sessions WHERE status = '已完成' AND starts_on >= ?",
+               TODAY.isoformat()) == 0
+    assert one(ops, "SELECT count(*) FROM training_sessions WHERE status = '计划中' AND starts_on < ?",
+               TODAY.isoformat()) == 0
+    assert one(ops, "SELECT count(*) FROM training_sessions WHERE cost != round(cost, 2)") == 0
+    assert one(ops, "SELECT count(*) FROM training_records") >= 200
+    assert one(ops, "SELECT count(*) FROM training_records WHERE attendance = '已参加' AND score IS NULL") == 0
+    untrained = one(ops, """SELECT count(*) FROM employees e WHERE e.status != '离职' AND NOT EXISTS (
+        SELECT 1 FROM training_records r JOIN training_sessions s ON s.id = r.session_id
+        WHERE r.employee_id = e.id AND s.plan_year = ?)""", int(year))
+    assert untrained >= 3
+
+
+def test_customers(filled):
+    _, _, ops, _ = filled
+    today = TODAY.isoformat()
+    tiers = ops.execute("SELECT name, rank, follow_up_days FROM customer_tiers ORDER BY rank").fetchall()
+    assert tiers == [("重要客户", 1, 30), ("普通客户", 2, 90), ("潜在客户", 3, 180)]
+    assert one(ops, "SELECT count(*) FROM customers") >= 500
+    assert one(ops, "SELECT count(*) FROM customers WHERE customer_no NOT GLOB 'C[0-9][0-9][0-9][0-9][0-9]'") == 0
+    assert one(ops, "SELECT count(DISTINCT kind) FROM customers") == 2
+    assert one(ops, "SELECT count(DISTINCT tier_id) FROM customers") == 3
+    assert one(ops, "SELECT count(*) FROM customers WHERE kind = '个人' AND contact_person IS NOT NULL") == 0
+    assert one(ops, "SELECT count(*) FROM customers WHERE owner_id IS NULL") == 0
+    assert one(ops, "SELECT count(*) FROM customers WHERE last_visit_on IS NULL") >= 10
+    assert one(ops, """SELECT count(*) FROM customers c JOIN customer_tiers t ON t.id = c.tier_id
+        WHERE c.last_visit_on < date(?, '-' || t.follow_up_days || ' days')""", today) >= 20
+    assert one(ops, "SELECT count(*) FROM customers WHERE last_visit_on > ?", today) == 0
+    assert one(ops, "SELECT count(*) FROM customers WHERE total_spend != round(total_spend, 2)") == 0
+
+
+def test_confidentiality_agreements(filled):
+    _, _, ops, hr = filled
+    today = TODAY.isoformat()
+    assert one(hr, "SELECT count(*) FROM confidentiality_agreements") >= 60
+    assert one(hr, "SELECT count(DISTINCT party_kind) FROM confidentiality_agreements") == 4
+    employee_nos = {no for (no,) in ops.execute("SELECT employee_no FROM employees")}
+    partner_names = {n for (n,) in ops.execute("SELECT name FROM partners")}
+    for kind, column, known in (("员工", "employee_no", employee_nos), ("合作伙伴", "partner_name", partner_names)):
+        values = [v for (v,) in hr.execute(
+            f"SELECT {column} FROM confidentiality_agreements WHERE party_kind = ?", [kind])]
+        assert values and set(values) <= known, kind
+    assert one(hr, """SELECT count(*) FROM confidentiality_agreements
+        WHERE status = '有效' AND expires_on BETWEEN ? AND date(?, '+30 days')""", today, today) >= 3
+    assert one(hr, "SELECT count(*) FROM confidentiality_agreements WHERE status = '已到期' AND expires_on < ?",
+               today) >= 2
+    assert one(hr, "SELECT count(*) FROM confidentiality_agreements WHERE status = '有效' AND expires_on < ?",
+               today) == 0
+    assert one(hr, "SELECT count(*) FROM confidentiality_agreements WHERE status = '已终止'") >= 1
+    assert one(hr, "SELECT count(*) FROM confidentiality_agreements WHERE expires_on IS NULL") >= 1
+
+
+def test_meetings_and_actions(filled):
+    _, _, ops, _ = filled
+    today = TODAY.isoformat()
+    assert one(ops, "SELECT count(*) FROM meetings") >= 50
+    assert one(ops, "SELECT count(DISTINCT kind) FROM meetings") == 7
+    assert one(ops, """SELECT count(*) FROM meetings WHERE distributed_on < held_on OR distributed_on > ?
+        OR starts_at NOT GLOB '[0-2][0-9]:[0-5][0-9]' OR attendees NOT LIKE '%、%'""", today) == 0
+    for word in ("预算", "培训", "客户"):
+        assert one(ops, "SELECT count(*) FROM meetings WHERE minutes LIKE ?", f"%{word}%") >= 1, word
+    assert one(ops, """SELECT count(*) FROM meetings m
+        WHERE NOT EXISTS (SELECT 1 FROM meeting_actions a WHERE a.meeting_id = m.id)""") == 0
+    assert one(ops, """SELECT count(*) FROM meeting_actions
+        WHERE due_on < ? AND status IN ('未开始', '进行中')""", today) >= 3
+    assert one(ops, "SELECT count(*) FROM meeting_actions WHERE status = '已完成' AND done_on IS NOT NULL") >= 10
+    assert one(ops, "SELECT count(*) FROM meeting_actions WHERE status = '已完成' AND done_on IS NULL") == 0
+    assert one(ops, "SELECT count(*) FROM meeting_actions WHERE status = '已取消'") >= 1
+
+
+def test_search_index_and_foreign_keys(filled):
+    _, _, ops, hr = filled
+    assert one(ops, "SELECT count(*) FROM _search_queue") == 0
+    assert one(ops, "SELECT count(*) FROM customers_fts") == one(ops, "SELECT count(*) FROM customers")
+    assert one(ops, "SELECT count(*) FROM meetings_fts") == one(ops, "SELECT count(*) FROM meetings")
+    assert ops.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert hr.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_second_fill_inserts_nothing(filled):
+    data_dir, _, ops, _ = filled
+    before = one(ops, "SELECT count(*) FROM customers")
+    assert set(demo.fill(data_dir, today=TODAY).values()) == {0}
+    assert one(ops, "SELECT count(*) FROM customers") == before
+
+
+def _snapshot(data_dir):
+    conn = data_dir.connect("ops")
+    try:
+        cursor = conn.execute("SELECT * FROM customers ORDER BY id")
+        names = [d[0] for d in cursor.description]
+        keep = [i for i, n in enumerate(names) if n not in ("created_at", "updated_at")]
+        return [tuple(row[i] for i in keep) for row in cursor]
+    finally:
+        conn.close()
+
+
+def test_same_today_gives_identical_data(tmp_path):
+    snapshots = []
+    for name in ("a", "b"):
+        data_dir = DataDir.resolve(tmp_path / name)
+        init(data_dir)
+        demo.fill(data_dir, today=TODAY)
+        snapshots.append(_snapshot(data_dir))
+    assert snapshots[0] == snapshots[1] and len(snapshots[0]) >= 500
