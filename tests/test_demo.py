@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from taizhang import demo
+from taizhang import demo, registers, xref
 from taizhang.datadir import DataDir, init
 
 pytestmark = pytest.mark.fast
@@ -78,7 +78,8 @@ def test_partners(filled):
     assert one(ops, "SELECT count(*) FROM partners") >= 40
     assert one(ops, "SELECT count(DISTINCT category) FROM partners") == 6
     assert one(ops, "SELECT count(DISTINCT status) FROM partners") == 3
-    assert one(ops, "SELECT count(*) FROM partners WHERE owner_id IS NULL OR agreement_end < agreement_start") == 0
+    assert one(ops, """SELECT count(*) FROM partners WHERE owner_id IS NULL OR agreement_start > ?
+        OR agreement_end < agreement_start OR cooperating_since > agreement_start""", today) == 0
     assert one(ops, "SELECT count(*) FROM partners WHERE agreement_end BETWEEN ? AND date(?, '+60 days')",
                today, today) >= 3
     assert one(ops, "SELECT count(*) FROM partners WHERE agreement_end < ? AND status = '合作中'", today) >= 2
@@ -148,6 +149,7 @@ def test_confidentiality_agreements(filled):
         values = [v for (v,) in hr.execute(
             f"SELECT {column} FROM confidentiality_agreements WHERE party_kind = ?", [kind])]
         assert values and set(values) <= known, kind
+    assert xref.dangling(hr, ops, registers.load(), "hr", only_queued=False) == []
     assert one(hr, """SELECT count(*) FROM confidentiality_agreements
         WHERE status = '有效' AND expires_on BETWEEN ? AND date(?, '+30 days')""", today, today) >= 3
     assert one(hr, "SELECT count(*) FROM confidentiality_agreements WHERE status = '已到期' AND expires_on < ?",
