@@ -233,7 +233,8 @@ def taizhang_command(data_dir: pathlib.Path, port: int) -> tuple[list[str], str]
         text = cli.read_text(encoding="utf-8")
         if "serve" in text and "--data-dir" in text and "--port" in text:
             code = "from scripts.cli import cli; cli()"
-            return [sys.executable, "-c", code, "serve", "--data-dir", str(data_dir), "--port", str(port)], "taizhang serve (scripts/cli.py)"
+            host = ["--host", HOST] if "--host" in text else []
+            return [sys.executable, "-c", code, "serve", "--data-dir", str(data_dir), *host, "--port", str(port)], "`taizhang serve` (scripts/cli.py)"
     return [sys.executable, str(pathlib.Path(__file__).resolve()), "--serve-taizhang", str(data_dir), "--port", str(port)], "runner (make_datasette + uvicorn)"
 
 

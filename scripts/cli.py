@@ -305,3 +305,7 @@ def generate(check_only):
         return
     written = gen.write_files()
     click.echo("wrote " + ", ".join(p.name for p in written) if written else "up to date")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,138 @@
+"""The pages people use, in a real browser: Debian's headless Chromium driven by Playwright,
+against `taizhang serve` running on a loopback port. Screenshots go to test-artifacts/."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from taizhang.datadir import REPO, DataDir
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+PASSWORD = "Browser-pass-1"
+# Flags for a sandboxed CI machine with no network: no background traffic, no GPU.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_data_dir, tmp_path_factory):
+    store = demo_data_dir.users()
+    for role in ("editor", "viewer", "hr"):
+        if not store.get(f"b-{role}"):
+            store.add(f"b-{role}", PASSWORD, role)
+    port = _free_port()
+    env = {**os.environ, "TAIZHANG_TEST_FAST_HASH": "1"}
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "serve", "--data-dir", str(demo_data_dir.path), "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/-/login", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("taizhang serve did not start:\n" + log_path.read_text())
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _login(browser, server, username):
+    page = browser.new_page()
+    page.goto(server + "/ops/meetings")
+    assert "/-/login" in page.url                      # anonymous: sent to the login form
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def _shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_login_then_search_meetings_in_chinese(server, browser):
+    page = _login(browser, server, "b-editor")
+    assert page.url.endswith("/ops/meetings")           # back where the visitor was going
+    _shot(page, "meetings")
+    page.fill("input[name=_search]", "預算")
+    page.press("input[name=_search]", "Enter")
+    page.wait_for_load_state()
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() > 0
+    assert "预算" in page.content()
+    _shot(page, "meetings-search")
+    page.close()
+
+
+def test_wrong_password_shows_a_chinese_error(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/-/login")
+    page.fill("#id_username", "b-editor")
+    page.fill("#id_password", "wrong-password")
+    page.click("input[type=submit]")
+    assert "用户名或密码不正确" in page.locator(".message-error").inner_text()
+    page.close()
+
+
+def test_viewer_cannot_open_the_confidential_register(server, browser):
+    page = _login(browser, server, "b-viewer")
+    response = page.goto(server + "/hr/confidentiality_agreements")
+    assert response.status == 403
+    page.goto(server + "/")
+    assert "confidentiality_agreements" not in page.content()
+    _shot(page, "home-viewer")
+    page.close()
+
+
+def test_hr_sees_expiring_agreements_report(server, browser):
+    page = _login(browser, server, "b-hr")
+    response = page.goto(server + "/hr/expiring_confidentiality_agreements")
+    assert response.status == 200
+    assert "即将到期的保密协议" in page.content()
+    assert page.locator("table.rows-and-columns tbody tr").count() > 0
+    _shot(page, "report-expiring-agreements")
+    page.close()
+
+
+def test_logout(server, browser):
+    page = _login(browser, server, "b-editor")
+    page.goto(server + "/-/logout")
+    page.click("input[type=submit]")
+    page.wait_for_load_state()
+    page.goto(server + "/ops/partners")
+    assert "/-/login" in page.url
+    page.close()
