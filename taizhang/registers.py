@@ -40,8 +40,8 @@ class Column:
     long: bool = False
     markdown: bool = False
     help: str | None = None
-    # canonical value -> accepted synonyms (enum columns only)
-    values: dict[str, list[str]] = field(default_factory=dict)
+    # canonical value -> accepted synonyms (enum columns; bool columns: 1/0 -> yes/no words)
+    values: dict = field(default_factory=dict)
     header_synonyms: tuple[str, ...] = ()
 
     @property
@@ -54,12 +54,13 @@ class Column:
             self.type, "TEXT"
         )
 
-    def enum_lookup(self) -> dict[str, str]:
-        """Normalised input -> canonical value, for every value and synonym (简/繁, any case)."""
-        lookup = {}
-        for canonical, synonyms in self.values.items():
-            for word in [canonical, *synonyms]:
-                for form in {word, to_traditional(word), to_simplified(word)}:
+    def synonyms(self) -> dict[str, str | int]:
+        """Normalised input -> canonical value, for every enum value and synonym in 简 and
+        繁 forms, any case (bool columns: the shared yes/no words -> 1/0)."""
+        lookup: dict[str, str | int] = {}
+        for canonical, words in self.values.items():
+            for word in [canonical, *words]:
+                for form in {str(word), to_traditional(str(word)), to_simplified(str(word))}:
                     lookup[normalise_token(form)] = canonical
         return lookup
 
@@ -155,10 +156,15 @@ def normalise_token(value: str) -> str:
     return str(value).strip(" \t\r\n\u3000\u00a0").casefold()
 
 
-def _column(name: str, spec: dict) -> Column:
+def _column(name: str, spec: dict, booleans: dict) -> Column:
     if spec.get("type") not in COLUMN_TYPES:
         raise DefinitionError(f"column {name}: unknown type {spec.get('type')!r}")
+    for words in [*(spec.get("values") or {}).values(), *booleans.values()]:
+        if any(isinstance(w, bool) for w in words or ()):
+            raise DefinitionError(f"column {name}: quote yes/no/Y/N/TRUE/FALSE, YAML reads them as booleans")
     values = {str(k): [str(s) for s in (v or [])] for k, v in (spec.get("values") or {}).items()}
+    if spec["type"] == "bool":
+        values = {int(k): [str(s) for s in v] for k, v in booleans.items()}
     return Column(
         name=name,
         type=spec["type"],
@@ -181,8 +187,8 @@ def _column(name: str, spec: dict) -> Column:
     )
 
 
-def _register(name: str, spec: dict) -> Register:
-    columns = {c: _column(c, s) for c, s in spec["columns"].items()}
+def _register(name: str, spec: dict, booleans: dict) -> Register:
+    columns = {c: _column(c, s, booleans) for c, s in spec["columns"].items()}
     reg = Register(
         name=name,
         database=spec["database"],
@@ -213,7 +219,8 @@ def _register(name: str, spec: dict) -> Register:
 
 
 def parse(data: dict) -> Definition:
-    registers = {n: _register(n, s) for n, s in data["registers"].items()}
+    booleans = data.get("booleans") or {}
+    registers = {n: _register(n, s, booleans) for n, s in data["registers"].items()}
     for reg in registers.values():
         for col in reg.foreign_keys:
             target = registers.get(col.references)

@@ -36,6 +36,18 @@ def fts_table(register: Register) -> str:
     return f"{register.name}_fts"
 
 
+# How the database compares input with synonyms: surrounding ASCII, full-width (U+3000) and
+# no-break (U+00A0) spaces removed, ASCII case folded. Mirrors registers.normalise_token.
+def _normalised(column_sql: str) -> str:
+    return f"lower(trim({column_sql}, ' ' || char(9, 10, 13, 12288, 160)))"
+
+
+def _synonym_inputs(col: Column) -> list[str]:
+    """Inputs a write may use that the canonicalise trigger turns into a stored value
+    (synonyms, and canonical values with spaces around them)."""
+    return sorted(col.synonyms())
+
+
 def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
     """(message, SQL condition) pairs for one column; each holds when the value is NULL."""
     c = quote(col.name)
@@ -43,11 +55,15 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
     checks: list[tuple[str, str]] = []
     if col.required and col.sql_type == "TEXT":
         checks.append((f"{label}不能为空", f"length(trim({c})) > 0"))
-    if col.type == "enum":
-        allowed = "、".join(col.values)
-        checks.append(
-            (f"{label}必须是以下之一：{allowed}", f"{c} IN ({', '.join(map(literal, col.values))})")
+    if col.type in ("enum", "bool"):
+        # Synonyms pass the CHECK and are canonicalised by a trigger within the same statement.
+        synonyms = f" OR {_normalised(c)} IN ({', '.join(map(literal, _synonym_inputs(col)))})"
+        allowed = "、".join(map(str, col.values))
+        message = (
+            f"{label}必须是以下之一：{allowed}" if col.type == "enum"
+            else f"{label}只能是 1（是）或 0（否）"
         )
+        checks.append((message, f"{c} IN ({', '.join(map(literal, col.values))}){synonyms}"))
     elif col.type == "date":
         checks.append(
             (
@@ -74,8 +90,6 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
         checks.append((f"{label}必须是整数", f"typeof({c}) = 'integer'"))
     elif col.type == "real":
         checks.append((f"{label}必须是数字", f"typeof({c}) IN ('integer', 'real')"))
-    elif col.type == "bool":
-        checks.append((f"{label}只能是 1（是）或 0（否）", f"{c} IN (0, 1)"))
     if col.min is not None or col.max is not None:
         if col.min is not None and col.max is not None:
             rule = f"{label}必须在 {col.min:g} 到 {col.max:g} 之间"
@@ -200,8 +214,39 @@ def triggers_sql(reg: Register) -> dict[str, str]:
             triggers[f"{TRIGGER_PREFIX}{reg.name}_{kind}_delete"] = (
                 f"CREATE TRIGGER {{name}} AFTER DELETE ON {t} BEGIN {enqueue.format('OLD')} END"
             )
+    triggers.update(_canonicalise_triggers(reg))
     triggers.update(_derive_triggers(reg))
     return {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
+
+
+def _canonicalise_triggers(reg: Register) -> dict[str, str]:
+    """Enum and yes/no synonyms (在岗, active, 是, √ …) stored as their canonical value."""
+    columns = [c for c in reg.columns.values() if c.type in ("enum", "bool")]
+    if not columns:
+        return {}
+    t = quote(reg.name)
+
+    def canonical_sql(col: Column) -> str:
+        c = quote(col.name)
+        cases = " ".join(
+            f"WHEN {literal(word)} THEN {literal(value)}"
+            for word, value in sorted(col.synonyms().items())
+        )
+        return f"CASE WHEN {c} IN ({', '.join(map(literal, col.values))}) THEN {c} ELSE CASE {_normalised(c)} {cases} ELSE {c} END END"
+
+    needs = " OR ".join(
+        f"{quote(c.name)} NOT IN ({', '.join(map(literal, c.values))})" for c in columns
+    )
+    body = (
+        f"UPDATE {t} SET {', '.join(f'{quote(c.name)} = {canonical_sql(c)}' for c in columns)}"
+        f" WHERE id = NEW.id AND ({needs});"
+    )
+    return {
+        f"{TRIGGER_PREFIX}{reg.name}_canonical_insert": f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {body} END",
+        f"{TRIGGER_PREFIX}{reg.name}_canonical_update": (
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(quote(c.name) for c in columns)} ON {t} BEGIN {body} END"
+        ),
+    }
 
 
 def _xref_conditions(reg: Register) -> list[str]:

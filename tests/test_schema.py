@@ -196,3 +196,62 @@ async def test_cross_file_references_are_checked_on_write(empty_ds, row, message
     assert any(message in e for e in response.json()["errors"]), response.json()
     rows = await empty_ds.client.get("/hr/confidentiality_agreements.json?_shape=array", actor=actor("hr"))
     assert rows.json() == []  # nothing half-written
+
+
+# The spec's "accepted enum synonyms (at least)", written out independently of the definition.
+SPEC_SYNONYMS = {
+    ("employees", "status"): {"在职": ["在岗", "正式", "active"], "试用": ["试用期", "probation"], "离职": ["已离职", "left", "resigned"]},
+    ("partners", "status"): {"合作中": ["合作", "正常", "active"], "暂停": ["暂停合作", "suspended"], "已终止": ["终止", "终止合作", "terminated"]},
+    ("partners", "category"): {"供应商": ["supplier"], "渠道": ["channel", "渠道商"], "媒体": ["media"], "技术服务": ["技术", "technology"], "物流": ["logistics"], "其他": ["other"]},
+    ("customers", "churn_risk"): {"低": ["低风险", "low"], "中": ["中风险", "medium"], "高": ["高风险", "high"]},
+    ("meetings", "kind"): {"周会": ["周例会", "例会", "weekly"], "月会": ["月度会议", "月例会", "monthly"], "季度会": ["季度会议", "quarterly"], "年度会": ["年会", "年度会议", "annual"], "专项会议": ["专题会", "专项会"], "项目沟通会": ["项目会"], "跨部门协调会": ["协调会"]},
+    ("training_records", "attendance"): {"已参加": ["参加", "出席", "是", "√", "attended"], "缺席": ["未参加", "absent"], "请假": ["事假", "病假"]},
+    ("meeting_actions", "status"): {"未开始": ["待办"], "进行中": ["处理中", "执行中"], "已完成": ["完成", "done"], "已取消": ["取消"]},
+    ("confidentiality_agreements", "status"): {"有效": ["生效", "valid"], "已到期": ["到期", "过期", "expired"], "已终止": ["终止"]},
+    ("training_records", "passed"): {1: ["是", "√", "Y", "yes", "TRUE", "合格", "1"], 0: ["否", "×", "N", "no", "FALSE", "不合格", "0"]},
+}
+SYNONYM_CASES = [
+    (table, column, word, canonical)
+    for (table, column), mapping in SPEC_SYNONYMS.items()
+    for canonical, words in mapping.items()
+    for word in words
+]
+
+
+@pytest.mark.parametrize("table,column,word,canonical", SYNONYM_CASES)
+def test_synonyms_are_stored_canonical_on_every_path(definition, table, column, word, canonical):
+    """Through the database itself, so the API, forms, imports and a shell all agree."""
+    from taizhang.chinese import to_traditional
+    from taizhang import schema
+
+    database = definition.registers[table].database
+    conn = sqlite3.connect(":memory:")
+    schema.create_registers(conn, definition, database)
+    schema.sync_derived(conn, definition, database)
+    required = {
+        "employees": {"employee_no": "1", "name": "n"}, "partners": {"name": "n"},
+        "customers": {"customer_no": "1", "name": "n"}, "meetings": {"title": "t", "held_on": "2024-01-01"},
+        "confidentiality_agreements": {"agreement_no": "1", "party_name": "p", "signed_on": "2024-01-01"},
+    }
+    if database == "ops":
+        conn.executescript(
+            "INSERT INTO employees (id, employee_no, name) VALUES (99, '99', 'x');"
+            "INSERT INTO training_sessions (id, title) VALUES (99, 't');"
+            "INSERT INTO meetings (id, title, held_on) VALUES (99, 'm', '2000-01-01');")
+        required |= {"training_records": {"employee_id": 99, "session_id": 99},
+                     "meeting_actions": {"meeting_id": 99, "item": "i"}}
+    for variant in {word, f"\u3000{word.upper()} ", to_traditional(word)}:
+        row = {**required[table], column: variant}
+        conn.execute(f"DELETE FROM {table} WHERE id <> 99")
+        conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        stored = conn.execute(f"SELECT {column} FROM {table} WHERE id <> 99").fetchone()[0]
+        assert stored == canonical, variant
+
+
+@pytest.mark.asyncio
+async def test_synonyms_through_the_json_api(empty_ds):
+    response = await empty_ds.client.post(
+        "/ops/partners/-/insert", json={"row": {"name": "甲", "category": "Supplier", "status": "合作"}, "return": True},
+        actor=actor("editor"))
+    assert response.status_code == 201, response.text
+    assert (response.json()["rows"][0]["category"], response.json()["rows"][0]["status"]) == ("供应商", "合作中")
