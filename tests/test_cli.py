@@ -118,3 +118,15 @@ def test_check_reports_writes_made_outside_the_app(tmp_path):
 def test_generated_files_are_in_sync():
     result = run("generate", "--check")
     assert result.exit_code == 0, result.output
+
+
+def test_readme_command_help_is_current():
+    """The README's CLI section is generated with cog; regenerate with `cog -r README.md`."""
+    import subprocess
+    import sys
+
+    from taizhang.datadir import REPO
+
+    result = subprocess.run([sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
