@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's chromium drives the browser tests; a CJK font makes their screenshots legible.
+missing=""
+for pkg in chromium fonts-wqy-zenhei; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's chromium for the browser tests…"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "Installing Debian packages for the browser tests:$missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "The browser tests need Debian packages: sudo apt-get install$missing" >&2
     exit 1
   fi
 fi

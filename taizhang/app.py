@@ -27,6 +27,7 @@ def make_datasette(data_dir: DataDir, settings: dict | None = None) -> Datasette
         metadata=read_yaml("metadata.yml"),
         plugins_dir=str(REPO / "plugins"),
         template_dir=str(REPO / "templates"),
+        static_mounts=[("assets", str(REPO / "static"))],
         internal=str(data_dir.internal_path),
         secret=data_dir.secret(),
         default_deny=True,

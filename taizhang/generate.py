@@ -43,6 +43,7 @@ TABLE_ACTIONS = {
     "delete-row": "delete",
 }
 ADMIN_ONLY = ["alter-table", "drop-table", "set-column-type"]
+SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations")
 
 
 def load_reports(path: pathlib.Path = REPORTS_PATH) -> dict[str, dict[str, dict]]:
@@ -113,6 +114,7 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
     all_roles = list(definition.roles)
     config: dict = {
         "settings": dict(SETTINGS),
+        "extra_css_urls": ["/assets/taizhang.css"],
         # Only logged-in staff with a role see anything (Datasette runs with --default-deny).
         "permissions": {
             "view-instance": _roles(all_roles),
@@ -146,8 +148,12 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
             if reg.search:
                 # Datasette checks view-table on the search table itself for ?_search=.
                 db_config["tables"][schema.fts_table(reg)] = {
-                    "permissions": {"view-table": _roles(definition.roles_allowed("read", reg.name))}
+                    "hidden": True,
+                    "permissions": {"view-table": _roles(definition.roles_allowed("read", reg.name))},
                 }
+        # Support tables: kept out of table lists (admins may still open them).
+        for support in (*SUPPORT_TABLES, schema.SEARCH_QUEUE, schema.XREF_QUEUE):
+            db_config["tables"][support] = {"hidden": True}
         conn = _schema_connection(definition, db_name)
         for name, report in (reports.get(db_name) or {}).items():
             tables = tables_read(conn, report["sql"])

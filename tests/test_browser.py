@@ -81,7 +81,8 @@ def _login(browser, server, username):
 
 def _shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def test_login_then_search_meetings_in_chinese(server, browser):
