@@ -1,9 +1,12 @@
 """Every write through Datasette: foreign keys enforced, cross-file references (hr.db ->
 ops.db) checked in the same transaction, and constraint errors rewritten in Chinese."""
 
+import json
+import re
 import sqlite3
 
 from datasette import hookimpl
+from datasette.utils import tilde_decode
 
 from taizhang import xref
 from taizhang.messages import explain
@@ -30,6 +33,56 @@ def _lookup_connection(datasette, database: str) -> sqlite3.Connection | None:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
+# The JSON write API's routes: their bodies are kept so an error can quote the values received.
+JSON_WRITE_PATH = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)(/[^/]+)?/-/(insert|upsert|update)$")
+BODY_KEY = "taizhang.json_body"
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    limit = datasette.setting("max_post_body_bytes") or 2 * 1024 * 1024
+
+    def wrap(app):
+        async def keep_json_body(scope, receive, send):
+            if scope["type"] != "http" or scope["method"] != "POST" or not JSON_WRITE_PATH.match(scope["path"]):
+                return await app(scope, receive, send)
+            messages, size = [], 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                size += len(message.get("body", b""))
+                if not message.get("more_body") or size > limit:
+                    break
+            if size <= limit:
+                scope = {**scope, BODY_KEY: b"".join(m.get("body", b"") for m in messages)}
+
+            async def replay():
+                # The app reads the same body; after it, the real channel (disconnects).
+                return messages.pop(0) if messages else await receive()
+
+            await app(scope, replay, send)
+
+        return keep_json_body
+
+    return wrap
+
+
+def _rows_written(request) -> tuple[str | None, list]:
+    """The table and the rows a JSON API request was writing, when known."""
+    match = JSON_WRITE_PATH.match(request.path) if request else None
+    body = request.scope.get(BODY_KEY) if request else None
+    if not match or not body:
+        return None, []
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, []
+    if not isinstance(data, dict):
+        return None, []
+    rows = data.get("rows") or ([data["row"]] if "row" in data else []) or ([data["update"]] if "update" in data else [])
+    return tilde_decode(match["table"]), rows if isinstance(rows, list) else []
+
+
 @hookimpl
 def write_wrapper(datasette, database, request, transaction):
     if database not in definition().databases:
@@ -42,7 +95,8 @@ def write_wrapper(datasette, database, request, transaction):
         try:
             yield
         except sqlite3.IntegrityError as ex:
-            raise sqlite3.IntegrityError(explain(str(ex), definition())) from ex
+            table, rows = _rows_written(request)
+            raise sqlite3.IntegrityError(explain(str(ex), definition(), table, rows)) from ex
         if has_references:
             lookup = _lookup_connection(datasette, database)
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from taizhang.registers import Definition
+from taizhang.schema import check_columns
 
 _CHECK = re.compile(r"^CHECK constraint failed: (.+)$")
 _NOT_NULL = re.compile(r"^NOT NULL constraint failed: (\w+)\.(\w+)$")
@@ -22,18 +23,34 @@ def _label(definition: Definition, table: str, column: str) -> str:
     return column
 
 
-def explain(message: str, definition: Definition) -> str:
+def explain(message: str, definition: Definition, table: str | None = None, rows=()) -> str:
+    """The sentence for a constraint error; with the rows that were being written (the JSON
+    API's request body), the values received for the fields concerned are added."""
+    reg = definition.registers.get(table or "")
     if m := _CHECK.match(message):
-        return m.group(1)
-    if m := _NOT_NULL.match(message):
+        text = m.group(1)
+        columns = check_columns(reg).get(text, []) if reg else []
+    elif m := _NOT_NULL.match(message):
         return f"{_label(definition, m.group(1), m.group(2))}为必填项，不能为空"
-    if m := _UNIQUE.match(message):
+    elif m := _UNIQUE.match(message):
         pairs = [p.strip().split(".", 1) for p in m.group(1).split(",")]
-        table = pairs[0][0]
         labels = "、".join(_label(definition, t, c) for t, c in pairs)
-        reg = definition.registers.get(table)
-        where = reg.label if reg else table
-        return f"{where}中已有{labels}相同的记录，{labels}不能重复"
-    if message == "FOREIGN KEY constraint failed":
+        owner = definition.registers.get(pairs[0][0])
+        text = f"{owner.label if owner else pairs[0][0]}中已有{labels}相同的记录，{labels}不能重复"
+        columns = [c for _, c in pairs]
+    elif message == "FOREIGN KEY constraint failed":
         return "引用的记录不存在，或本记录仍被其他台账引用而不能删除或修改编号"
-    return message
+    else:
+        return message
+    received = _received(reg, columns, rows) if reg else ""
+    return f"{text}（收到的值：{received}）" if received else text
+
+
+def _received(reg, columns: list[str], rows, most: int = 3) -> str:
+    parts = []
+    for column in columns:
+        values = list(dict.fromkeys(str(r[column]) for r in rows if isinstance(r, dict) and r.get(column) is not None))
+        if values:
+            shown = "、".join(f"「{v}」" for v in values[:most]) + (" 等" if len(values) > most else "")
+            parts.append(f"{reg.columns[column].label}{shown}")
+    return "，".join(parts)

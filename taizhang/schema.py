@@ -9,6 +9,7 @@ on SQLite 3.40 (Python 3.11), hence literal messages and no newer SQL.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from taizhang.registers import Column, Definition, Register
@@ -48,8 +49,8 @@ def _synonym_inputs(col: Column) -> list[str]:
     return sorted(col.synonyms())
 
 
-def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
-    """(message, SQL condition) pairs for one column; each holds when the value is NULL."""
+def _checks(reg: Register, col: Column) -> list[tuple[str, str, list[str]]]:
+    """(message, SQL condition, columns judged) for one column; each holds when it is NULL."""
     c = quote(col.name)
     label = col.label
     checks: list[tuple[str, str]] = []
@@ -121,7 +122,16 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str]]:
                 f"{quote(other.name)} IS NULL OR {c} >= {quote(other.name)}",
             )
         )
-    return [(msg, f"{c} IS NULL OR ({cond})") for msg, cond in checks]
+    judged = {f"{label}不能早于{reg.columns[col.not_before].label}": [col.name, col.not_before]} if col.not_before else {}
+    return [(msg, f"{c} IS NULL OR ({cond})", judged.get(msg, [col.name])) for msg, cond in checks]
+
+
+def check_columns(reg: Register) -> dict[str, list[str]]:
+    """Each CHECK constraint's message -> the columns whose values it judges."""
+    out = {msg: cols for col in reg.columns.values() for msg, _, cols in _checks(reg, col)}
+    for check in reg.checks:
+        out[check["message"]] = [c for c in reg.columns if re.search(rf"\b{c}\b", check["sql"])]
+    return out
 
 
 def create_table_sql(reg: Register) -> str:
@@ -138,7 +148,7 @@ def create_table_sql(reg: Register) -> str:
     lines.append(f"created_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
     lines.append(f"updated_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
     for col in reg.columns.values():
-        for message, condition in _checks(reg, col):
+        for message, condition, _ in _checks(reg, col):
             lines.append(f"CONSTRAINT {quote(message)} CHECK ({condition})")
     for check in reg.checks:
         lines.append(f"CONSTRAINT {quote(check['message'])} CHECK ({check['sql']})")
@@ -150,7 +160,7 @@ def column_definition_sql(reg: Register, col: Column) -> str:
     """For ALTER TABLE ADD COLUMN: SQLite allows CHECKs there but not UNIQUE or NOT NULL
     without a default, so a migration adding such a column must rebuild the table."""
     checks = " ".join(
-        f"CONSTRAINT {quote(m)} CHECK ({cond})" for m, cond in _checks(reg, col)
+        f"CONSTRAINT {quote(m)} CHECK ({cond})" for m, cond, _ in _checks(reg, col)
     )
     ref = f" REFERENCES {quote(col.references)}(id)" if col.type == "fk" else ""
     return f"{quote(col.name)} {col.sql_type}{ref} {checks}".strip()

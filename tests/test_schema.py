@@ -125,19 +125,19 @@ def test_evaluation_total_and_rating_are_derived(empty_data_dir):
 
 # (register, row, the Chinese sentence the API must answer with)
 BAD_ROWS = [
-    ("employees", {"employee_no": "1", "name": "张三", "status": "在岗中"}, "状态必须是以下之一：在职、试用、离职"),
+    ("employees", {"employee_no": "1", "name": "张三", "status": "在岗中"}, "状态必须是以下之一：在职、试用、离职（收到的值：状态「在岗中」）"),
     ("employees", {"employee_no": "1"}, "姓名为必填项"),
     ("employees", {"employee_no": "1", "name": "  "}, "姓名不能为空"),
     ("employees", {"employee_no": "1", "name": "张三", "hired_on": "2024-02-30"}, "入职日期必须是有效日期"),
     ("employees", {"employee_no": "1", "name": "张三", "hired_on": "2024/3/5"}, "入职日期必须是有效日期"),
-    ("employees", {"employee_no": "1", "name": "张三", "hired_on": "2024-03-01", "left_on": "2024-01-01"}, "离职日期不能早于入职日期"),
+    ("employees", {"employee_no": "1", "name": "张三", "hired_on": "2024-03-01", "left_on": "2024-01-01"}, "离职日期不能早于入职日期（收到的值：离职日期「2024-01-01」，入职日期「2024-03-01」）"),
     ("employees", {"employee_no": "1", "name": "张三", "email": "not-an-email"}, "邮箱格式不正确"),
     ("employees", {"employee_no": "1", "name": "张三", "department_id": 999}, "引用的记录不存在"),
     ("partners", {"name": "甲", "category": "坏类别"}, "类别必须是以下之一"),
     ("partners", {"name": "甲", "agreement_start": "2025-01-01", "agreement_end": "2024-12-31"}, "协议到期日期不能早于协议开始日期"),
     ("training_sessions", {"title": "课", "hours": "很多"}, "学时必须是数字"),
     ("training_sessions", {"title": "课", "plan_year": 1900}, "计划年度必须在 2000 到 2100 之间"),
-    ("customer_tiers", {"name": "重要客户"}, "客户分层中已有层级名称相同的记录"),
+    ("customer_tiers", {"name": "重要客户"}, "客户分层中已有层级名称相同的记录，层级名称不能重复（收到的值：层级名称「重要客户」）"),
     ("customer_tiers", {"name": "新层级", "follow_up_days": 0}, "回访周期（天）必须在 1 到 3650 之间"),
     ("meetings", {"title": "周会", "held_on": "2024-10-08", "starts_at": "25:00"}, "开始时间格式应为 HH:MM"),
     ("meetings", {"title": "周会"}, "会议日期为必填项"),
@@ -255,3 +255,19 @@ async def test_synonyms_through_the_json_api(empty_ds):
         actor=actor("editor"))
     assert response.status_code == 201, response.text
     assert (response.json()["rows"][0]["category"], response.json()["rows"][0]["status"]) == ("供应商", "合作中")
+
+
+@pytest.mark.asyncio
+async def test_update_and_bulk_errors_quote_the_values(empty_ds):
+    admin = actor("admin")
+    await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲"}}, actor=admin)
+    response = await empty_ds.client.post(
+        "/ops/partners/1/-/update", json={"update": {"category": "乱写"}}, actor=admin)
+    assert response.status_code == 400
+    assert response.json()["errors"] == ["类别必须是以下之一：供应商、渠道、媒体、技术服务、物流、其他（收到的值：类别「乱写」）"]
+    response = await empty_ds.client.post(
+        "/ops/partners/-/insert", json={"rows": [{"name": "乙", "email": "a@b.cn"}, {"name": "丙", "email": "坏邮箱"}]}, actor=admin)
+    assert response.status_code == 400
+    assert "邮箱格式不正确" in response.json()["errors"][0] and "「坏邮箱」" in response.json()["errors"][0]
+    rows = await empty_ds.client.get("/ops/partners.json?_shape=array", actor=admin)
+    assert [r["name"] for r in rows.json()] == ["甲"]  # the bulk insert wrote nothing
