@@ -2,7 +2,7 @@
 
 m001 creates every register from the current definition, so a fresh database is always at
 the latest schema; later migrations must therefore be idempotent (`schema.add_column` is).
-Triggers, indexes and search tables are not migrations: schema.sync_derived() rebuilds them
+Triggers, indexes and search tables are not migrations: derived.sync() rebuilds them
 from the definition after every run.
 
 Adding a column, for example:

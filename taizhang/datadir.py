@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from taizhang import schema, search
+from taizhang import derived, search
 from taizhang.registers import Definition, load
 from taizhang.users import UserStore
 
@@ -96,9 +96,9 @@ def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, l
             pending = [m.name for m in migrations[name].pending(db)]
             migrations[name].apply(db)
             with db.atomic():
-                derived = schema.sync_derived(conn, definition, name)
+                rebuilt = derived.sync(conn, definition, name)
                 search.drain(conn, definition)
-            report[name] = pending + derived
+            report[name] = pending + rebuilt
         finally:
             conn.close()
     data_dir.users(definition).close()

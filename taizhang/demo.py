@@ -7,11 +7,10 @@ One random.Random with a fixed seed drives everything: the same `today` gives th
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import random
 
-from taizhang import clock, registers, search, xref
+from taizhang import audit, clock, registers, search, xref
 from taizhang.datadir import DataDir
 
 SEED = 20240501
@@ -189,17 +188,6 @@ def _insert(conn, table: str, rows: list[dict]) -> int:
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", rows
     )
     return len(rows)
-
-
-@contextlib.contextmanager
-def _transaction(conn):
-    conn.execute("BEGIN")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _employees(conn, rng, today) -> list[dict]:
@@ -555,7 +543,10 @@ def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int
         if any(ops.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in filled):
             return counts
         rng = random.Random(SEED)
-        with _transaction(ops):
+        # Recorded in the audit log like any other write, as the CLI's.
+        who = audit.Who(actor=None, role=None, source="cli", note="演示数据（taizhang init --demo）")
+        key = audit.key_from_secret(data_dir.secret())
+        with audit.audited(ops, who, key):
             staff = _employees(ops, rng, today)
             partners = _partners(ops, rng, today, staff)
             counts.update(departments=len(DEPARTMENTS), employees=len(staff), partners=len(partners))
@@ -567,7 +558,7 @@ def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int
             search.drain(ops, definition)  # same transaction: search never misses a demo row
         # hr.db is another file, so its own transaction; its 工号 and partner names come from
         # the rows just committed to ops, so the cross-file reference queue needs no check.
-        with _transaction(hr):
+        with audit.audited(hr, who, key):
             counts["confidentiality_agreements"] = _agreements(hr, rng, today, staff, partners, customers)
             xref.clear_queue(hr)
             search.drain(hr, definition)

@@ -12,7 +12,7 @@ import sqlite3
 
 import yaml
 
-from taizhang import schema
+from taizhang import derived, schema
 from taizhang.registers import Definition, Register, load
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ TABLE_ACTIONS = {
     "delete-row": "delete",
 }
 ADMIN_ONLY = ["alter-table", "drop-table", "set-column-type"]
-SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations")
+SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations", "_audit_log", "_audit_context")
 
 
 def load_reports(path: pathlib.Path = REPORTS_PATH) -> dict[str, dict[str, dict]]:
@@ -53,7 +53,7 @@ def load_reports(path: pathlib.Path = REPORTS_PATH) -> dict[str, dict[str, dict]
 def _schema_connection(definition: Definition, database: str) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     schema.create_registers(conn, definition, database)
-    schema.sync_derived(conn, definition, database)
+    derived.sync(conn, definition, database)
     return conn
 
 
@@ -132,8 +132,12 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
                 "view-database": _roles(readers),
                 "execute-sql": _roles(definition.sql_roles(db_name)),
                 "execute-write-sql": _roles(definition.sql_write_roles()),
-                # Admins may see every table of the file, the support tables included.
+                # Admins may see and write every table of the file, the support tables
+                # included: core checks row permissions on tables written by triggers too.
                 "view-table": _roles(["admin"]),
+                "insert-row": _roles(["admin"]),
+                "update-row": _roles(["admin"]),
+                "delete-row": _roles(["admin"]),
                 "view-database-download": _roles(["admin"]),
                 "create-table": _roles(["admin"]),
                 "create-view": _roles(["admin"]),

@@ -15,7 +15,7 @@ import sqlite3
 from taizhang.registers import Column, Definition, Register
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-# Prefix of every trigger this module owns: sync_derived() drops and recreates only these.
+# Prefix of every trigger this module owns: derived.sync() drops and recreates only these.
 TRIGGER_PREFIX = "tz_"
 SEARCH_QUEUE = "_search_queue"
 XREF_QUEUE = "_xref_queue"
@@ -343,48 +343,3 @@ def add_column(conn: sqlite3.Connection, definition: Definition, register: str, 
         conn.execute(
             f"ALTER TABLE {quote(register)} ADD COLUMN {column_definition_sql(reg, reg.columns[column])}"
         )
-
-
-def _sync_fts(conn: sqlite3.Connection, reg: Register) -> list[str]:
-    """Create the register's search table, rebuilding it when its columns changed."""
-    name = fts_table(reg)
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
-    wanted = fts_sql(reg)
-    if row and row[0] == wanted:
-        return []
-    if row:
-        conn.execute(f"DROP TABLE {quote(name)}")
-    conn.execute(wanted)
-    # Every row goes through the queue, so the app fills the new index on its next drain.
-    conn.execute(
-        f"INSERT OR IGNORE INTO {SEARCH_QUEUE} (table_name, row_id) "
-        f"SELECT {literal(reg.name)}, id FROM {quote(reg.name)}"
-    )
-    return [name]
-
-
-def sync_derived(conn: sqlite3.Connection, definition: Definition, database: str) -> list[str]:
-    """(Re)create what derives from the definition — queues, indexes, search tables and
-    triggers — so that a changed definition never leaves a stale trigger. Returns what changed."""
-    changed = []
-    for sql in QUEUES_SQL:
-        conn.execute(sql)
-    existing = {
-        name: sql
-        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-    }
-    wanted: dict[str, str] = {}
-    for reg in definition.registers_in(database):
-        for sql in indexes_sql(reg):
-            conn.execute(sql)
-        if reg.search:
-            changed += _sync_fts(conn, reg)
-        wanted.update(triggers_sql(reg))
-    for name, sql in existing.items():
-        if name.startswith(TRIGGER_PREFIX) and wanted.get(name) != sql:
-            conn.execute(f"DROP TRIGGER {quote(name)}")
-    for name, sql in wanted.items():
-        if existing.get(name) != sql:
-            conn.execute(sql)
-            changed.append(name)
-    return changed

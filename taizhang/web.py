@@ -3,6 +3,7 @@ Kept out of plugins/ because Datasette loads each plugin file as its own module.
 
 from __future__ import annotations
 
+from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
 from taizhang.users import UserStore
@@ -19,6 +20,13 @@ def user_store(datasette) -> UserStore:
         store = data_dir(datasette).users(load())
         datasette._taizhang_users = store
     return store
+
+
+def audit_key(datasette) -> bytes:
+    key = getattr(datasette, "_taizhang_audit_key", None)
+    if key is None:
+        key = datasette._taizhang_audit_key = key_from_secret(data_dir(datasette).secret())
+    return key
 
 
 def definition() -> Definition:

@@ -222,12 +222,12 @@ SYNONYM_CASES = [
 def test_synonyms_are_stored_canonical_on_every_path(definition, table, column, word, canonical):
     """Through the database itself, so the API, forms, imports and a shell all agree."""
     from taizhang.chinese import to_traditional
-    from taizhang import schema
+    from taizhang import derived, schema
 
     database = definition.registers[table].database
     conn = sqlite3.connect(":memory:")
     schema.create_registers(conn, definition, database)
-    schema.sync_derived(conn, definition, database)
+    derived.sync(conn, definition, database)
     required = {
         "employees": {"employee_no": "1", "name": "n"}, "partners": {"name": "n"},
         "customers": {"customer_no": "1", "name": "n"}, "meetings": {"title": "t", "held_on": "2024-01-01"},

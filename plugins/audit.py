@@ -1,0 +1,62 @@
+"""Every write Datasette makes is recorded with who made it: the write_wrapper fills the audit
+context at the start of the transaction and seals the new log rows before commit (see
+taizhang/audit.py). A write that changed a table's columns regenerates the triggers, so the
+new column's changes are recorded too."""
+
+import re
+
+from datasette import hookimpl
+
+from taizhang import audit, derived
+from taizhang.web import audit_key, definition
+
+# Which door a write came through, by the path that asked for it.
+SQL_PATH = re.compile(r"/-/execute-write$")
+RESTORE_PATH = re.compile(r"^/-/history/.*/restore$")
+
+
+def who(datasette, database: str, request) -> audit.Who:
+    if request is None:
+        return audit.Who(actor=None, role=None, source="app")
+    actor = request.actor or {}
+    path = request.path
+    if RESTORE_PATH.match(path):
+        source = "restore"
+    elif SQL_PATH.search(path) or "/-/" not in path:  # /-/execute-write, or a writable stored query
+        source = "sql"
+    elif request.headers.get("authorization", "").startswith("Bearer "):
+        source = "api"
+    else:
+        source = "ui"
+    roles = actor.get("roles") or []
+    return audit.Who(
+        actor=actor.get("id"),
+        role=roles[0] if roles else None,
+        source=source,
+        request_path=path,
+        note=request.scope.get("taizhang.audit_note"),
+    )
+
+
+def _schema_version(conn) -> int:
+    return conn.execute("PRAGMA schema_version").fetchone()[0]
+
+
+@hookimpl
+def write_wrapper(datasette, database, request, transaction):
+    # Without a transaction (VACUUM) there is nothing to attribute, and a context row could
+    # outlive the write.
+    if database not in definition().databases or not transaction:
+        return None
+    writer = who(datasette, database, request)
+    key = audit_key(datasette)
+
+    def audited_write(conn):
+        version = _schema_version(conn)
+        audit.begin(conn, writer)
+        yield
+        if _schema_version(conn) != version:
+            derived.sync(conn, definition(), database)
+        audit.finish(conn, key)
+
+    return audited_write
