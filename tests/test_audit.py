@@ -131,9 +131,10 @@ async def test_the_log_is_append_only_on_every_path(ads, empty_data_dir):
     for sql in ("update _audit_log set actor = 'someone'", "delete from _audit_log"):
         r = await ads.client.post("/ops/-/execute-write", json={"sql": sql}, actor=actor("admin"))
         assert r.status_code == 400 and "审计日志只能追加" in r.json()["errors"][0]
-        shell = sqlite3.connect(empty_data_dir.database("ops"))
+        shell = sqlite3.connect(empty_data_dir.database("ops"), isolation_level=None)
         with pytest.raises(sqlite3.IntegrityError, match="审计日志只能追加"):
             shell.execute(sql)
+        shell.close()
 
 
 def _verify(data_dir):
