@@ -9,11 +9,14 @@ at the next request.
 
 import asyncio
 import concurrent.futures
+import re
 from urllib.parse import urlencode, urlsplit
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.tokens import TokenInvalid
+from datasette.utils.asgi import Forbidden, Response
 
+from taizhang import throttle
 from taizhang.users import SESSION_ABSOLUTE, verify_password
 from taizhang.web import client_ip, user_store
 
@@ -26,10 +29,65 @@ HASH_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_pre
 @hookimpl
 def actor_from_request(datasette, request):
     token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    if token:
+        user = user_store(datasette).session_user(token)
+        return user.actor() if user else None
+    authorization = request.headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        return _token_actor(datasette, authorization[len("Bearer "):])
+    return None
+
+
+async def _token_actor(datasette, token):
+    """An API token acts with its owner's role as it is now, never more: a token of a demoted
+    user is demoted with them, a removed user's tokens stop working."""
+    actor = await datasette.verify_token(token)
+    if actor is None:
         return None
-    user = user_store(datasette).session_user(token)
-    return user.actor() if user else None
+    user = user_store(datasette).get(actor["id"])
+    if user is None:
+        raise TokenInvalid("令牌的所有者已不存在")
+    return {**actor, **user.actor()}
+
+
+# An Authorization header is either absent or a well-formed bearer token; anything else
+# (Basic credentials, garbage) is refused before any plugin tries to parse it.
+WELL_FORMED_AUTHORIZATION = re.compile(r"^Bearer [A-Za-z0-9_.\-]+$")
+STATIC_PREFIXES = ("/-/static/", "/-/static-plugins/", "/assets/")
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def guarded(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            headers = dict(scope.get("headers") or [])
+            authorization = headers.get(b"authorization")
+            if authorization is not None and not WELL_FORMED_AUTHORIZATION.match(
+                authorization.decode("latin-1")
+            ):
+                return await Response.text(
+                    "401 Authorization header not understood: use Bearer <token>",
+                    status=401,
+                    headers={"www-authenticate": 'Bearer realm="taizhang"'},
+                ).asgi_send(send)
+            if scope["path"].startswith(STATIC_PREFIXES):
+                return await app(scope, receive, send)
+
+            async def no_store(message):
+                # Pages show data that depends on who asks: never kept by shared caches or the
+                # browser's back-forward history.
+                if message["type"] == "http.response.start":
+                    kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                    message = {**message, "headers": [*kept, (b"cache-control", b"private, no-store")]}
+                await send(message)
+
+            await app(scope, receive, no_store)
+
+        return guarded
+
+    return wrap
 
 
 def _safe_next(datasette, value: str | None) -> str:
@@ -53,6 +111,13 @@ async def login(request, datasette):
         username = (post.get("username") or "").strip()
         password = post.get("password") or ""
         next_url = post.get("next") or next_url
+        wait = throttle.retry_after(store, username, client_ip(request))
+        if wait:
+            store.record("login_throttled", username or None, client_ip(request))
+            return await _login_page(
+                datasette, request, f"登录失败次数过多，请在 {(wait + 59) // 60} 分钟后再试",
+                username, next_url, status=429, headers={"Retry-After": str(wait)},
+            )
         password_hash = store.password_hash(username)
         ok = await asyncio.get_running_loop().run_in_executor(
             HASH_POOL, verify_password, password_hash, password
@@ -74,13 +139,18 @@ async def login(request, datasette):
         store.record("login_failed", username or None, client_ip(request))
         # The same words whether the user exists or not.
         error = "用户名或密码不正确"
+    return await _login_page(datasette, request, error, username, next_url, status=401 if error else 200)
+
+
+async def _login_page(datasette, request, error, username, next_url, status=200, headers=None):
     return Response.html(
         await datasette.render_template(
             "password_login.html",
             {"error": error, "username": username, "next": next_url or ""},
             request=request,
         ),
-        status=401 if error else 200,
+        status=status,
+        headers=headers,
     )
 
 
@@ -98,11 +168,18 @@ async def logout(request, datasette):
     return Response.html(await datasette.render_template("logout.html", {}, request=request))
 
 
+async def password_tool(request, datasette):
+    # datasette-auth-passwords' hashing page: not used here (users.db has its own argon2id
+    # hashes), so it is closed rather than left open to anonymous visitors.
+    raise Forbidden("密码在“用户管理”页面设置")
+
+
 @hookimpl
 def register_routes():
     return [
         (r"^/-/login$", login),
         (r"^/-/logout$", logout),
+        (r"^/-/password-tool$", password_tool),
     ]
 
 

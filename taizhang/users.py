@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS auth_events (
   event TEXT NOT NULL,
   ip TEXT
 );
+CREATE INDEX IF NOT EXISTS idx_auth_events_username ON auth_events (event, username, at);
+CREATE INDEX IF NOT EXISTS idx_auth_events_ip ON auth_events (event, ip, at);
 """
 
 

@@ -141,3 +141,116 @@ def test_weak_passwords_are_refused(empty_data_dir, password):
 def test_user_store_is_not_served(demo_ds):
     assert "users" not in demo_ds.databases
     assert set(demo_ds.databases) == {"ops", "hr"}  # no _memory, no user store
+
+
+@pytest.mark.asyncio
+async def test_login_is_throttled_per_account_and_unknown_users_alike(auth_ds):
+    for username in ("wang", "ghost"):
+        for _ in range(10):
+            assert (await _login(auth_ds, username, "bad-password-1")).status_code == 401
+        response = await _login(auth_ds, username, PASSWORD)   # even the right password
+        assert response.status_code == 429
+        assert 0 < int(response.headers["retry-after"]) <= 15 * 60
+        assert "登录失败次数过多" in response.text
+        auth_ds._test_store.conn.execute("DELETE FROM auth_events")
+
+
+@pytest.mark.asyncio
+async def test_login_is_throttled_per_address(auth_ds):
+    for i in range(10):
+        await _login(auth_ds, f"user{i}", "bad-password-1")
+    assert (await _login(auth_ds, "boss", PASSWORD)).status_code == 429
+
+
+@pytest.mark.asyncio
+async def test_successful_logins_do_not_count(auth_ds):
+    for _ in range(9):
+        await _login(auth_ds, "wang", "bad-password-1")
+    for _ in range(5):
+        assert (await _login(auth_ds, "wang", PASSWORD)).status_code == 302
+    assert (await _login(auth_ds, "wang", "bad-password-1")).status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_password_hashing_runs_off_the_event_loop(auth_ds, monkeypatch):
+    import threading
+
+    threads = []
+    real = users.verify_password
+
+    def spy(password_hash, password):
+        threads.append(threading.current_thread().name)
+        return real(password_hash, password)
+
+    auth_module = next(m for m in _plugin_modules() if hasattr(m, "HASH_POOL"))
+    monkeypatch.setattr(auth_module, "verify_password", spy)
+    await _login(auth_ds, "wang", PASSWORD)
+    await _login(auth_ds, "nobody", PASSWORD)
+    assert len(threads) == 2
+    assert all(name.startswith("password-hash") for name in threads)
+    assert auth_module.HASH_POOL._max_workers <= 4   # bounded
+
+
+def _plugin_modules():
+    from datasette.plugins import pm
+
+    return [p for p in pm.get_plugins() if getattr(p, "__name__", "").endswith("auth.py") or hasattr(p, "HASH_POOL")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("header", [
+    "Basic !!!notbase64", "Basic " + "d2FuZzpDb3JyZWN0LWhvcnNlLTk=", "Bearer", "Bearer ", "Bearer a b",
+    "Token abc", "garbage", "Bearer dstok_not-a-real-token",
+])
+async def test_malformed_authorization_is_refused_never_500(auth_ds, header):
+    response = await auth_ds.client.get("/ops/partners.json", headers={"Authorization": header})
+    assert response.status_code in (400, 401)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/", "/ops/partners", "/ops/partners.json", "/-/login", "/-/history"])
+async def test_pages_are_not_cached(auth_ds, path):
+    response = await auth_ds.client.get(path, actor={"id": "boss", "roles": ["admin"]})
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+@pytest.mark.asyncio
+async def test_password_tool_is_closed(auth_ds):
+    assert (await auth_ds.client.get("/-/password-tool")).status_code in (302, 403)
+    assert (await auth_ds.client.post("/-/password-tool", data={"password": "x"})).status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_cookie_is_secure_only_over_https(auth_ds):
+    import httpx2  # Datasette's own HTTP client library; ds.client always speaks http
+
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=auth_ds.app())) as client:
+        https = await client.post(
+            "https://localhost/-/login", data={"username": "wang", "password": PASSWORD},
+            headers={"origin": "https://localhost"})
+    assert https.status_code == 302 and "secure" in https.headers["set-cookie"].lower()
+    http = await _login(auth_ds, "wang", PASSWORD)
+    assert "secure" not in http.headers["set-cookie"].lower()
+
+
+@pytest.mark.asyncio
+async def test_tokens_act_with_the_owners_current_role(auth_ds):
+    token = await auth_ds.create_token("wang")
+    headers = {"Authorization": f"Bearer {token}"}
+    insert = {"row": {"no_such_column": 1}}
+    assert (await auth_ds.client.post("/ops/partners/-/insert", json=insert, headers=headers)).status_code == 400
+    auth_ds._test_store.set_role("wang", "viewer")
+    assert (await auth_ds.client.post("/ops/partners/-/insert", json=insert, headers=headers)).status_code == 403
+    assert (await auth_ds.client.get("/ops/partners.json", headers=headers)).status_code == 200
+    auth_ds._test_store.remove("wang")
+    assert (await auth_ds.client.get("/ops/partners.json", headers=headers)).status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_expired_tokens_are_refused(auth_ds):
+    import time
+
+    token = await auth_ds.create_token("boss", expires_after=1)
+    time.sleep(1.1)
+    response = await auth_ds.client.get("/ops.json", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
