@@ -7,8 +7,6 @@ are looked up on each request, so removing a user, changing a role or logging ou
 at the next request.
 """
 
-import asyncio
-import concurrent.futures
 import re
 from urllib.parse import urlencode, urlsplit
 
@@ -17,13 +15,8 @@ from datasette.tokens import TokenInvalid
 from datasette.utils.asgi import Forbidden, Response
 
 from taizhang import throttle
-from taizhang.users import SESSION_ABSOLUTE, verify_password
-from taizhang.web import client_ip, user_store
+from taizhang.web import SESSION_COOKIE, check_password, client_ip, start_session, user_store
 
-SESSION_COOKIE = "tz_session"
-# Password hashing is deliberately slow: it runs in a small pool, off the event loop, so a
-# burst of logins cannot stall other requests.
-HASH_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
 
 
 @hookimpl
@@ -119,22 +112,12 @@ async def login(request, datasette):
                 username, next_url, status=429, headers={"Retry-After": str(wait)},
             )
         password_hash = store.password_hash(username)
-        ok = await asyncio.get_running_loop().run_in_executor(
-            HASH_POOL, verify_password, password_hash, password
-        )
+        ok = await check_password(password_hash, password)
         user = store.get(username) if ok else None
         if user:
             store.record("login", user.username, client_ip(request))
             response = Response.redirect(_safe_next(datasette, next_url))
-            response.set_cookie(
-                SESSION_COOKIE,
-                store.start_session(user.username),
-                max_age=int(SESSION_ABSOLUTE.total_seconds()),
-                httponly=True,
-                samesite="lax",
-                secure=request.scheme == "https",
-                path=datasette.urls.path("/"),
-            )
+            start_session(datasette, request, response, user.username)
             return response
         store.record("login_failed", username or None, client_ip(request))
         # The same words whether the user exists or not.

@@ -290,6 +290,41 @@ def restore(data_dir, folder):
     click.echo(f"Restored {folder.name}; the data before the restore is in {safety}")
 
 
+@cli.group()
+def token():
+    """API tokens: create one that acts as a user."""
+
+
+@token.command(name="create")
+@click.argument("username")
+@click.option("--ttl", type=click.IntRange(1), required=True,
+              help="Lifetime in seconds (at most the max_signed_tokens_ttl setting, 30 days).")
+@data_dir_option
+def token_create(data_dir, username, ttl):
+    """Print an API token that acts as USERNAME, with that user's role as it is at each
+    request (demoting or removing the user applies to their tokens at once).
+
+    \b
+    Example:
+        taizhang token create report-bot --ttl 86400
+        curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/ops/customers.json
+    """
+    from taizhang.app import make_datasette
+
+    _require_initialised(data_dir)
+    store = data_dir.users()
+    try:
+        if store.get(username) is None:
+            raise click.ClickException(f"用户 {username} 不存在：先用 taizhang user add 创建")
+    finally:
+        store.close()
+    ds = make_datasette(data_dir)
+    limit = ds.setting("max_signed_tokens_ttl")
+    if ttl > limit:
+        raise click.ClickException(f"--ttl {ttl} exceeds the limit of {limit} seconds (max_signed_tokens_ttl)")
+    click.echo(asyncio.run(ds.create_token(username, expires_after=ttl)))
+
+
 @cli.group(name="audit")
 def audit_group():
     """The audit log: verify its seal."""

@@ -3,10 +3,23 @@ Kept out of plugins/ because Datasette loads each plugin file as its own module.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+
 from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
-from taizhang.users import UserStore
+from taizhang.users import SESSION_ABSOLUTE, UserStore, verify_password
+
+SESSION_COOKIE = "tz_session"
+
+# Password hashing is deliberately slow: it runs in a small pool, off the event loop, so a
+# burst of logins cannot stall other requests.
+HASH_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
+
+
+async def check_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(HASH_POOL, verify_password, password_hash, password)
 
 
 def data_dir(datasette) -> DataDir:
@@ -36,3 +49,16 @@ def definition() -> Definition:
 def client_ip(request) -> str | None:
     client = request.scope.get("client")
     return client[0] if client else None
+
+
+def start_session(datasette, request, response, username: str) -> None:
+    """A new session for `username`, its cookie set on `response`."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        user_store(datasette).start_session(username),
+        max_age=int(SESSION_ABSOLUTE.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.scheme == "https",
+        path=datasette.urls.path("/"),
+    )

@@ -182,19 +182,14 @@ async def test_password_hashing_runs_off_the_event_loop(auth_ds, monkeypatch):
         threads.append(threading.current_thread().name)
         return real(password_hash, password)
 
-    auth_module = next(m for m in _plugin_modules() if hasattr(m, "HASH_POOL"))
-    monkeypatch.setattr(auth_module, "verify_password", spy)
+    from taizhang import web
+
+    monkeypatch.setattr(web, "verify_password", spy)
     await _login(auth_ds, "wang", PASSWORD)
     await _login(auth_ds, "nobody", PASSWORD)
     assert len(threads) == 2
     assert all(name.startswith("password-hash") for name in threads)
-    assert auth_module.HASH_POOL._max_workers <= 4   # bounded
-
-
-def _plugin_modules():
-    from datasette.plugins import pm
-
-    return [p for p in pm.get_plugins() if getattr(p, "__name__", "").endswith("auth.py") or hasattr(p, "HASH_POOL")]
+    assert web.HASH_POOL._max_workers <= 4   # bounded
 
 
 @pytest.mark.asyncio
@@ -254,3 +249,46 @@ async def test_expired_tokens_are_refused(auth_ds):
     time.sleep(1.1)
     response = await auth_ds.client.get("/ops.json", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_account_page_changes_the_own_password(auth_ds):
+    token = _cookie(await _login(auth_ds, "wang", PASSWORD))
+    cookies = {"tz_session": token}
+    page = await auth_ds.client.get("/-/account", cookies=cookies)
+    assert page.status_code == 200 and "修改密码" in page.text
+    for form, message in (
+        ({"current": "wrong-one-1", "new": "New-password-7", "confirm": "New-password-7"}, "当前密码不正确"),
+        ({"current": PASSWORD, "new": "short", "confirm": "short"}, "密码至少需要"),
+        ({"current": PASSWORD, "new": "New-password-7", "confirm": "Other-pass-77"}, "两次输入的新密码不一致"),
+    ):
+        response = await auth_ds.client.post("/-/account", data=form, cookies=cookies)
+        assert response.status_code == 302
+        assert message in (await auth_ds.client.get("/-/account", cookies={**cookies, **dict(response.cookies)})).text
+    response = await auth_ds.client.post(
+        "/-/account", data={"current": PASSWORD, "new": "New-password-7", "confirm": "New-password-7"}, cookies=cookies)
+    fresh = _cookie(response)
+    assert fresh and fresh != token
+    assert (await auth_ds.client.get("/ops.json", cookies=cookies)).status_code == 403     # old session ended
+    assert (await auth_ds.client.get("/ops.json", cookies={"tz_session": fresh})).status_code == 200
+    assert (await _login(auth_ds, "wang", "New-password-7")).status_code == 302
+
+
+@pytest.mark.asyncio
+async def test_user_management_page_is_admin_only(auth_ds):
+    admin, editor = {"id": "boss", "roles": ["admin"]}, {"id": "wang", "roles": ["editor"]}
+    assert (await auth_ds.client.get("/-/users", actor=editor)).status_code == 403
+    assert (await auth_ds.client.post("/-/users", data={"action": "remove", "username": "boss"}, actor=editor)).status_code == 403
+    page = await auth_ds.client.get("/-/users", actor=admin)
+    assert page.status_code == 200 and "wang" in page.text
+    store = auth_ds._test_store
+    await auth_ds.client.post("/-/users", data={"action": "add", "username": "li", "role": "analyst", "password": "Li-password-1", "employee_no": "00031"}, actor=admin)
+    assert store.get("li").role == "analyst" and store.get("li").employee_no == "00031"
+    await auth_ds.client.post("/-/users", data={"action": "role", "username": "li", "role": "hr"}, actor=admin)
+    assert store.get("li").role == "hr"
+    await auth_ds.client.post("/-/users", data={"action": "passwd", "username": "li", "password": "Li-password-2"}, actor=admin)
+    assert store.authenticate("li", "Li-password-2")
+    await auth_ds.client.post("/-/users", data={"action": "remove", "username": "li"}, actor=admin)
+    assert store.get("li") is None
+    response = await auth_ds.client.post("/-/users", data={"action": "add", "username": "x", "role": "viewer", "password": "weak"}, actor=admin)
+    assert "密码至少需要" in (await auth_ds.client.get("/-/users", actor=admin, cookies=dict(response.cookies))).text

@@ -130,3 +130,28 @@ def test_readme_command_help_is_current():
     result = subprocess.run([sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_token_create(tmp_path):
+    import asyncio
+
+    from taizhang.app import make_datasette
+    from taizhang.datadir import DataDir
+
+    data = tmp_path / "d"
+    run("init", "--data-dir", data)
+    assert "不存在" in run("token", "create", "ghost", "--ttl", "60", "--data-dir", data).output
+    run("user", "add", "bot", "--role", "analyst", "--password-stdin", "--data-dir", data, input="Secret-pass-1\n")
+    assert "exceeds the limit" in run("token", "create", "bot", "--ttl", str(60 * 86400), "--data-dir", data).output
+    result = run("token", "create", "bot", "--ttl", "3600", "--data-dir", data)
+    assert result.exit_code == 0
+    token = result.output.strip()
+    ds = make_datasette(DataDir.resolve(data))
+
+    async def check():
+        await ds.invoke_startup()
+        ok = await ds.client.get("/ops/-/query.json?sql=select+1", headers={"Authorization": f"Bearer {token}"})
+        denied = await ds.client.get("/hr.json", headers={"Authorization": f"Bearer {token}"})
+        return ok.status_code, denied.status_code
+
+    assert asyncio.run(check()) == (200, 403)   # the analyst's role, no more
