@@ -11,36 +11,16 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 from datasette import hookimpl
-from datasette.tokens import TokenInvalid
 from datasette.utils.asgi import Forbidden, Response
 
 from taizhang import throttle
-from taizhang.web import SESSION_COOKIE, check_password, client_ip, start_session, user_store
+from taizhang.web import SESSION_COOKIE, actor_for, check_password, client_ip, start_session, user_store
 
 
 
 @hookimpl
 def actor_from_request(datasette, request):
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        user = user_store(datasette).session_user(token)
-        return user.actor() if user else None
-    authorization = request.headers.get("authorization", "")
-    if authorization.startswith("Bearer "):
-        return _token_actor(datasette, authorization[len("Bearer "):])
-    return None
-
-
-async def _token_actor(datasette, token):
-    """An API token acts with its owner's role as it is now, never more: a token of a demoted
-    user is demoted with them, a removed user's tokens stop working."""
-    actor = await datasette.verify_token(token)
-    if actor is None:
-        return None
-    user = user_store(datasette).get(actor["id"])
-    if user is None:
-        raise TokenInvalid("令牌的所有者已不存在")
-    return {**actor, **user.actor()}
+    return actor_for(datasette, request)
 
 
 # An Authorization header is either absent or a well-formed bearer token; anything else

@@ -28,6 +28,8 @@ from taizhang.schema import TRIGGER_PREFIX, quote
 
 LOG = "_audit_log"
 CONTEXT = "_audit_context"
+# Who read the confidential registers (only in files that hold one).
+READ_LOG = "_read_log"
 # Columns the app maintains itself: a change to them alone is not a change to the record.
 UNAUDITED_COLUMNS = ("created_at", "updated_at")
 GENESIS = "0" * 64
@@ -56,6 +58,15 @@ CREATE TABLE IF NOT EXISTS {LOG} (
 CREATE INDEX IF NOT EXISTS idx_audit_log_row ON {LOG} (table_name, row_id);
 CREATE INDEX IF NOT EXISTS idx_audit_log_at ON {LOG} (at);
 CREATE INDEX IF NOT EXISTS idx_audit_log_actor ON {LOG} (actor);
+CREATE TABLE IF NOT EXISTS {READ_LOG} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  actor TEXT,
+  role TEXT,
+  kind TEXT NOT NULL,
+  path TEXT NOT NULL,
+  query TEXT
+);
 CREATE TABLE IF NOT EXISTS {CONTEXT} (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   actor TEXT,
@@ -83,17 +94,22 @@ class Who:
 
 def append_only_triggers() -> dict[str, str]:
     changed = " OR ".join(f"NEW.{quote(f)} IS NOT OLD.{quote(f)}" for f in LOG_FIELDS)
-    return {
+    refuse = f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+    triggers = {
+        # The one update allowed: the app setting a row's seal, once.
         f"{TRIGGER_PREFIX}audit_log_no_update": (
             f"CREATE TRIGGER {quote(TRIGGER_PREFIX + 'audit_log_no_update')} BEFORE UPDATE ON {LOG} "
-            f"WHEN OLD.seal IS NOT NULL OR {changed} "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
-        ),
-        f"{TRIGGER_PREFIX}audit_log_no_delete": (
-            f"CREATE TRIGGER {quote(TRIGGER_PREFIX + 'audit_log_no_delete')} BEFORE DELETE ON {LOG} "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+            f"WHEN OLD.seal IS NOT NULL OR {changed} {refuse}"
         ),
     }
+    for table, name in ((LOG, "audit_log"), (READ_LOG, "read_log")):
+        triggers[f"{TRIGGER_PREFIX}{name}_no_delete"] = (
+            f"CREATE TRIGGER {quote(TRIGGER_PREFIX + name + '_no_delete')} BEFORE DELETE ON {table} {refuse}"
+        )
+    triggers[f"{TRIGGER_PREFIX}read_log_no_update"] = (
+        f"CREATE TRIGGER {quote(TRIGGER_PREFIX + 'read_log_no_update')} BEFORE UPDATE ON {READ_LOG} {refuse}"
+    )
+    return triggers
 
 
 def table_triggers(conn: sqlite3.Connection, table: str) -> dict[str, str]:

@@ -43,7 +43,7 @@ TABLE_ACTIONS = {
     "delete-row": "delete",
 }
 ADMIN_ONLY = ["alter-table", "drop-table", "set-column-type"]
-SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations", "_audit_log", "_audit_context")
+SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations", "_audit_log", "_audit_context", "_read_log")
 
 
 def load_reports(path: pathlib.Path = REPORTS_PATH) -> dict[str, dict[str, dict]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
+from datasette.tokens import TokenInvalid
+
 from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
@@ -62,3 +64,23 @@ def start_session(datasette, request, response, username: str) -> None:
         secure=request.scheme == "https",
         path=datasette.urls.path("/"),
     )
+
+
+async def actor_for(datasette, request) -> dict | None:
+    """The actor behind a request's session cookie or API token, with the role from the user
+    store as it is now. An API token acts with its owner's current role, never more: a
+    demoted user's tokens are demoted with them, a removed user's stop working."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        user = user_store(datasette).session_user(token)
+        return user.actor() if user else None
+    authorization = request.headers.get("authorization", "")
+    if not authorization.startswith("Bearer "):
+        return None
+    actor = await datasette.verify_token(authorization[len("Bearer "):])
+    if actor is None:
+        return None
+    user = user_store(datasette).get(actor["id"])
+    if user is None:
+        raise TokenInvalid("令牌的所有者已不存在")
+    return {**actor, **user.actor()}

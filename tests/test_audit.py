@@ -238,3 +238,25 @@ async def test_row_and_table_actions_link_to_history(ads):
     assert "/-/history/ops/partners/1" in r.text and "变更历史" in r.text
     r = await ads.client.get("/ops/partners", actor=actor("viewer"))
     assert "/-/history/ops/partners" in r.text
+
+
+@pytest.mark.asyncio
+async def test_reads_of_the_confidential_register_are_logged(ads, empty_data_dir):
+    hr = actor("hr")
+    await ads.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
+        "agreement_no": "BM-1", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-01-01"}}, actor=hr)
+    for path in ("/hr/confidentiality_agreements?status=有效", "/hr/confidentiality_agreements/1",
+                 "/hr/confidentiality_agreements.csv", "/hr/expiring_confidentiality_agreements",
+                 "/hr/-/query?sql=select+*+from+confidentiality_agreements", "/-/history/hr/confidentiality_agreements/1"):
+        assert (await ads.client.get(path, actor=hr)).status_code == 200, path
+    await ads.client.get("/hr/confidentiality_agreements", actor=actor("viewer"))   # refused: not logged
+    await ads.client.get("/ops/partners", actor=hr)                                # not confidential
+    conn = sqlite3.connect(empty_data_dir.database("hr"))
+    rows = conn.execute("SELECT actor, role, kind, path, query FROM _read_log ORDER BY id").fetchall()
+    assert [(r[0], r[2]) for r in rows] == [
+        ("test-hr", "table"), ("test-hr", "row"), ("test-hr", "export"), ("test-hr", "report"),
+        ("test-hr", "sql"), ("test-hr", "history"),
+    ]
+    assert rows[0][4] == "status=%E6%9C%89%E6%95%88"
+    with pytest.raises(sqlite3.IntegrityError, match="只能追加"):
+        conn.execute("DELETE FROM _read_log")
