@@ -5,12 +5,10 @@ append-only like the audit log."""
 import re
 
 from datasette import hookimpl
-from datasette.tokens import TokenInvalid
 from datasette.utils.asgi import Request
-from itsdangerous import BadSignature
 
 from taizhang.audit import READ_LOG
-from taizhang.web import actor_for, definition
+from taizhang.web import definition, resolve_actor
 
 
 def _confidential_databases() -> set[str]:
@@ -35,19 +33,6 @@ def _kind(path: str, query: str, database: str, datasette) -> str | None:
     if path.endswith((".csv", ".json")):
         return "export"
     return "row" if re.match(r"^[^/]+/[^/]+", rest) else "table"
-
-
-async def _actor(datasette, request):
-    try:
-        actor = await actor_for(datasette, request)
-    except TokenInvalid:
-        return None
-    if actor is None and "ds_actor" in request.cookies:  # Datasette's own signed actor cookie
-        try:
-            actor = datasette.unsign(request.cookies["ds_actor"], "actor").get("a")
-        except (BadSignature, AttributeError):
-            actor = None
-    return actor
 
 
 @hookimpl
@@ -76,7 +61,7 @@ def asgi_wrapper(datasette):
             if status.get("code") != 200 or kind is None:
                 return
             request = Request(scope, receive)
-            actor = await _actor(datasette, request) or {}
+            actor = await resolve_actor(datasette, request) or {}
             roles = actor.get("roles") or [None]
             await datasette.get_database(database).execute_write_fn(
                 lambda conn: conn.execute(

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 
 from datasette.tokens import TokenInvalid
+from itsdangerous import BadSignature
 
 from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
@@ -84,3 +85,19 @@ async def actor_for(datasette, request) -> dict | None:
     if user is None:
         raise TokenInvalid("令牌的所有者已不存在")
     return {**actor, **user.actor()}
+
+
+async def resolve_actor(datasette, request) -> dict | None:
+    """The actor, for code that runs before Datasette has resolved it (ASGI wrappers): ours
+    (session, token) or Datasette's own signed ds_actor cookie; None for a bad credential."""
+    try:
+        actor = await actor_for(datasette, request)
+    except TokenInvalid:
+        return None
+    if actor is None and "ds_actor" in request.cookies:
+        try:
+            decoded = datasette.unsign(request.cookies["ds_actor"], "actor")
+        except BadSignature:
+            return None
+        actor = decoded.get("a") if isinstance(decoded, dict) else None
+    return actor

@@ -1,0 +1,54 @@
+"""Routes core serves that staff do not need: introspection pages for admins only, and
+methods a route does not take refused with 405 before core fails on them with a 500."""
+
+import re
+
+from datasette import hookimpl
+from datasette.views.base import DatasetteError
+from datasette.utils.asgi import Request, Response
+
+from taizhang.web import resolve_actor
+
+# Pages about the app itself — versions, plugins, settings, permissions debugging, the whole
+# schema, the API explorer: useful to an administrator, a map for anyone else.
+ADMIN_ONLY = re.compile(
+    r"^/-/(versions|plugins|settings|config|threads|tasks|databases|actions|permissions|rules"
+    r"|allow-debug|patterns|debug/.*|api|schema|queries|create-token|messages)(\.\w+)?$"
+    r"|^/[^/]+/-/queries(\.json)?$"
+)
+# Read-only routes: core answers a POST to them with a 500 (1.0a41).
+GET_ONLY = re.compile(r"^/[^/]+/-/query(\.\w+)?$")
+
+
+def _refuse(request_path: str, status: int, message: str) -> Response:
+    if request_path.endswith(".json"):
+        return Response.json({"ok": False, "error": message, "errors": [message], "status": status}, status=status)
+    return Response.text(message, status=status)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def guard(scope, receive, send):
+            if scope["type"] == "http":
+                path = scope["path"]
+                if GET_ONLY.match(path) and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                    return await _refuse(path, 405, "此地址只接受 GET 请求").asgi_send(send)
+                if ADMIN_ONLY.match(path):
+                    actor = await resolve_actor(datasette, Request(scope, receive)) or {}
+                    if "admin" not in (actor.get("roles") or []):
+                        return await _refuse(path, 403, "只有管理员可以访问此页面").asgi_send(send)
+            await app(scope, receive, send)
+
+        return guard
+
+    return wrap
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """Core raises DatasetteError with status 500 for bad requests (an invalid _through, for
+    one): they are the asker's to fix, so they answer 400 with the same message."""
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        return _refuse(request.path, 400, exception.message)
+    return None
