@@ -257,16 +257,22 @@ def check(data_dir, fix):
 @click.option("--dest", type=click.Path(file_okay=False, path_type=pathlib.Path),
               help="Folder for backups (default: <data dir>/backups).")
 @click.option("--keep", type=click.IntRange(1), help="Keep only the newest N backups in --dest.")
-def backup(data_dir, dest, keep):
+@click.option("--encrypt", is_flag=True,
+              help=f"Encrypt hr.db, users.db and the secret with the key in ${backups.KEY_ENV}.")
+@click.option("--new-key", is_flag=True, help="Print a new encryption key and exit.")
+def backup(data_dir, dest, keep, encrypt, new_key):
     """Make a consistent online copy of the data dir (safe while the server runs) and check it.
 
     \b
-    Example (cron, nightly at 02:30, keep two weeks):
-        30 2 * * * cd /srv/taizhang && .venv/bin/taizhang backup --keep 14
+    Example (cron, nightly at 02:30, keep two weeks, confidential files encrypted):
+        30 2 * * * cd /srv/taizhang && TAIZHANG_BACKUP_KEY=$(cat /etc/taizhang/backup.key) .venv/bin/taizhang backup --encrypt --keep 14
     """
+    if new_key:
+        click.echo(backups.new_key())
+        return
     _require_initialised(data_dir)
     try:
-        folder = backups.backup(data_dir, dest, keep)
+        folder = backups.backup(data_dir, dest, keep, encrypt=encrypt)
     except backups.BackupError as ex:
         raise click.ClickException(str(ex))
     click.echo(f"Backup written and checked: {folder}")
@@ -276,7 +282,8 @@ def backup(data_dir, dest, keep):
 @data_dir_option
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
 def restore(data_dir, folder):
-    """Put a backup back (a safety copy of the current data is taken first).
+    """Put a backup back (a safety copy of the current data is taken first). An encrypted
+    backup needs its key in $TAIZHANG_BACKUP_KEY.
 
     \b
     Example:

@@ -3,10 +3,16 @@
 Each SQLite file is copied with SQLite's backup API (a consistent snapshot even while other
 connections write, WAL included), then checked with `PRAGMA integrity_check`. A backup is a
 folder `taizhang-<UTC time>/` holding the files, the secret and a manifest.
+
+With encryption, the files that hold confidential data — the database of the confidential
+register (hr.db), the user store (password hashes) and the secret — are stored encrypted with
+Fernet (AES-128-CBC + HMAC-SHA256, from the `cryptography` package) under a key from the
+environment variable TAIZHANG_BACKUP_KEY.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -14,12 +20,17 @@ import os
 import pathlib
 import shutil
 import sqlite3
+import tempfile
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
 
 PREFIX = "taizhang-"
 MANIFEST = "manifest.json"
+KEY_ENV = "TAIZHANG_BACKUP_KEY"
+ENCRYPTED_SUFFIX = ".enc"
 
 
 class BackupError(RuntimeError):
@@ -54,13 +65,59 @@ def _sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _fernet() -> Fernet:
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        raise BackupError(f"加密备份需要密钥：设置环境变量 {KEY_ENV}（用 taizhang backup --new-key 生成）")
+    try:
+        return Fernet(key.encode())
+    except ValueError:
+        raise BackupError(f"环境变量 {KEY_ENV} 不是有效的密钥（用 taizhang backup --new-key 生成）")
+
+
+def _confidential_files(data_dir: DataDir, definition: Definition) -> set[str]:
+    databases = {r.database for r in definition.registers.values() if r.confidential}
+    return {data_dir.database(n).name for n in databases} | {data_dir.users_path.name, data_dir.secret_path.name}
+
+
+def _encrypt(path: pathlib.Path, fernet: Fernet) -> pathlib.Path:
+    target = path.with_name(path.name + ENCRYPTED_SUFFIX)
+    target.write_bytes(fernet.encrypt(path.read_bytes()))
+    path.unlink()
+    return target
+
+
+@contextlib.contextmanager
+def _readable(folder: pathlib.Path, name: str, info: dict):
+    """The backed-up file as plain SQLite, decrypted into a temporary file if need be."""
+    if not info.get("encrypted"):
+        yield folder / name
+        return
+    try:
+        plain = _fernet().decrypt((folder / (name + ENCRYPTED_SUFFIX)).read_bytes())
+    except InvalidToken:
+        raise BackupError(f"无法解密 {name}：密钥与备份不符")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / name
+        path.write_bytes(plain)
+        os.chmod(path, 0o600)
+        yield path
+
+
 def backup(
     data_dir: DataDir,
     dest: pathlib.Path | None = None,
     keep: int | None = None,
     definition: Definition | None = None,
+    encrypt: bool = False,
 ) -> pathlib.Path:
     definition = definition or load()
+    fernet = _fernet() if encrypt else None
+    confidential = _confidential_files(data_dir, definition)
     dest = dest or data_dir.path / "backups"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     folder = dest / f"{PREFIX}{stamp}"
@@ -76,10 +133,13 @@ def backup(
             result = integrity(copy)
             if result != "ok":
                 raise BackupError(f"{path.name} 的备份未通过完整性检查：{result}")
-            files[path.name] = {"bytes": copy.stat().st_size, "sha256": _sha256(copy)}
+            files[path.name] = _stored(copy, fernet if path.name in confidential else None)
         if data_dir.secret_path.exists():
-            shutil.copy2(data_dir.secret_path, partial / data_dir.secret_path.name)
-            os.chmod(partial / data_dir.secret_path.name, 0o600)
+            secret = partial / data_dir.secret_path.name
+            shutil.copy2(data_dir.secret_path, secret)
+            os.chmod(secret, 0o600)
+            if fernet:
+                _encrypt(secret, fernet)
         (partial / MANIFEST).write_text(
             json.dumps({"created_at": stamp, "files": files}, ensure_ascii=False, indent=2)
         )
@@ -94,6 +154,15 @@ def backup(
     return folder
 
 
+def _stored(copy: pathlib.Path, fernet: Fernet | None) -> dict:
+    info = {"bytes": copy.stat().st_size}
+    if fernet:
+        copy = _encrypt(copy, fernet)
+        info["encrypted"] = True
+    info["sha256"] = _sha256(copy)
+    return info
+
+
 def list_backups(dest: pathlib.Path) -> list[pathlib.Path]:
     if not dest.exists():
         return []
@@ -106,10 +175,11 @@ def verify(folder: pathlib.Path) -> dict:
         raise BackupError(f"{folder} 不是 taizhang 备份（缺少 {MANIFEST}）")
     manifest = json.loads(manifest_path.read_text())
     for name, info in manifest["files"].items():
-        path = folder / name
+        path = folder / (name + (ENCRYPTED_SUFFIX if info.get("encrypted") else ""))
         if not path.exists() or _sha256(path) != info["sha256"]:
             raise BackupError(f"备份文件 {name} 缺失或已被改动")
-        result = integrity(path)
+        with _readable(folder, name, info) as plain:
+            result = integrity(plain)
         if result != "ok":
             raise BackupError(f"备份文件 {name} 未通过完整性检查：{result}")
     return manifest
@@ -121,17 +191,23 @@ def restore(data_dir: DataDir, folder: pathlib.Path, definition: Definition | No
     keeps consistent connections and sees the restored data."""
     definition = definition or load()
     manifest = verify(folder)
-    safety = backup(data_dir, data_dir.path / "backups" / "pre-restore", definition=definition)
-    for name in manifest["files"]:
-        source = sqlite3.connect(f"file:{folder / name}?mode=ro", uri=True)
-        target = sqlite3.connect(data_dir.path / name, timeout=30)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
+    encrypted = any(info.get("encrypted") for info in manifest["files"].values())
+    safety = backup(data_dir, data_dir.path / "backups" / "pre-restore", definition=definition, encrypt=encrypted)
+    for name, info in manifest["files"].items():
+        with _readable(folder, name, info) as plain:
+            source = sqlite3.connect(f"file:{plain}?mode=ro", uri=True)
+            target = sqlite3.connect(data_dir.path / name, timeout=30)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
     secret = folder / data_dir.secret_path.name
+    sealed_secret = secret.with_name(secret.name + ENCRYPTED_SUFFIX)
     if secret.exists():
         shutil.copy2(secret, data_dir.secret_path)
+    elif sealed_secret.exists():
+        data_dir.secret_path.write_bytes(_fernet().decrypt(sealed_secret.read_bytes()))
+    if data_dir.secret_path.exists():
         os.chmod(data_dir.secret_path, 0o600)
     return safety

@@ -83,3 +83,24 @@ def test_a_damaged_backup_is_refused(empty_data_dir):
         backups.restore(empty_data_dir, folder)
     with pytest.raises(backups.BackupError, match="manifest"):
         backups.restore(empty_data_dir, folder.parent)
+
+
+def test_encrypted_backup_hides_the_confidential_register(empty_data_dir, monkeypatch):
+    canary = "CANARYenc42"
+    hr = empty_data_dir.connect("hr")
+    hr.execute("INSERT INTO confidentiality_agreements (agreement_no, party_kind, party_name, signed_on, scope)"
+               " VALUES (?, '其他', ?, '2024-01-01', ?)", [f"{canary}-no", f"{canary}-party", f"{canary}-scope"])
+    with pytest.raises(backups.BackupError, match="TAIZHANG_BACKUP_KEY"):
+        backups.backup(empty_data_dir, encrypt=True)
+    monkeypatch.setenv("TAIZHANG_BACKUP_KEY", backups.new_key())
+    folder = backups.backup(empty_data_dir, encrypt=True)
+    names = {p.name for p in folder.iterdir()}
+    assert {"hr.db.enc", "users.db.enc", "secret.enc", "ops.db"} <= names and "hr.db" not in names
+    for path in folder.iterdir():
+        assert canary.encode() not in path.read_bytes(), path.name
+    hr.execute("DELETE FROM confidentiality_agreements")
+    backups.restore(empty_data_dir, folder)
+    assert hr.execute("SELECT party_name FROM confidentiality_agreements").fetchall() == [(f"{canary}-party",)]
+    monkeypatch.setenv("TAIZHANG_BACKUP_KEY", backups.new_key())   # the wrong key
+    with pytest.raises(backups.BackupError, match="密钥与备份不符"):
+        backups.restore(empty_data_dir, folder)
