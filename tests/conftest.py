@@ -14,6 +14,8 @@ from taizhang.app import make_datasette
 from taizhang.datadir import DataDir, init
 from taizhang.registers import load
 
+from tests.browser import browser  # noqa: E402,F401 - the shared Chromium fixture
+
 # Reports and demo data depend on "today"; tests pin it.
 TODAY = datetime.date(2026, 11, 21)
 ROLES = list(load().roles)

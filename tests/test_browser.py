@@ -1,71 +1,21 @@
 """The pages people use, in a real browser: Debian's headless Chromium driven by Playwright,
 against `taizhang serve` running on a loopback port. Screenshots go to test-artifacts/."""
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from taizhang.datadir import REPO, DataDir
+from tests.browser import ARTIFACTS, PASSWORD, running_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO / "test-artifacts"
-PASSWORD = "Browser-pass-1"
-# Flags for a sandboxed CI machine with no network: no background traffic, no GPU.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def server(demo_data_dir, tmp_path_factory):
+def server(demo_data_dir):
     store = demo_data_dir.users()
     for role in ("editor", "viewer", "hr"):
         if not store.get(f"b-{role}"):
             store.add(f"b-{role}", PASSWORD, role)
-    port = _free_port()
-    env = {**os.environ, "TAIZHANG_TEST_FAST_HASH": "1"}
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "serve", "--data-dir", str(demo_data_dir.path), "--port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/-/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("taizhang serve did not start:\n" + log_path.read_text())
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with running_server(demo_data_dir) as url:
+        yield url
 
 
 def _login(browser, server, username):
