@@ -53,7 +53,9 @@ def running_server(data_dir):
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it is open, which
+# must not outlive the browser tests into the asyncio tests that follow.
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium")

@@ -56,7 +56,8 @@ async def test_json_api_insert_update_delete(ads, empty_data_dir):
     assert (json.loads(log[1]["before"])["category"], json.loads(log[1]["after"])["category"]) == ("媒体", "物流")
     assert json.loads(log[2]["before"])["category"] == "物流" and log[2]["after"] is None
     assert all(e["request_path"].startswith("/ops/partners") for e in log)
-    assert all(e["seal"] for e in log)
+    sealed = sqlite3.connect(empty_data_dir.database("ops")).execute("SELECT max(last_log_id) FROM _audit_seal").fetchone()[0]
+    assert sealed == log[-1]["id"]
 
 
 @pytest.mark.asyncio
@@ -101,7 +102,9 @@ def test_shell_writes_are_recorded_unattributed(empty_data_dir):
     conn.execute("INSERT INTO partners (name) VALUES ('丁')")
     conn.commit()
     entry = _log(empty_data_dir)[-1]
-    assert (entry["actor"], entry["source"], entry["seal"]) == (None, "unattributed", None)
+    assert (entry["actor"], entry["source"]) == (None, "unattributed")
+    result = _verify(empty_data_dir)
+    assert result.exit_code == 1 and "尚未封存" in result.output
 
 
 @pytest.mark.asyncio
@@ -147,14 +150,16 @@ async def test_tampering_is_detected(ads, empty_data_dir):
     ok = _verify(empty_data_dir)
     assert ok.exit_code == 0 and "audit log intact" in ok.output
     shell = sqlite3.connect(empty_data_dir.database("ops"))
+    batch = shell.execute("SELECT first_log_id, last_log_id FROM _audit_seal ORDER BY id DESC LIMIT 1").fetchone()
     shell.execute("DROP TRIGGER tz_audit_log_no_update")
-    shell.execute("UPDATE _audit_log SET actor = 'someone-else' WHERE id = 3")
+    shell.execute("UPDATE _audit_log SET actor = 'someone-else' WHERE id = 1")
     shell.execute("DROP TRIGGER tz_audit_log_no_delete")
-    shell.execute("DELETE FROM _audit_log WHERE id = 5")
+    shell.execute("DELETE FROM _audit_log WHERE id = ?", [batch[0] + 1])
     shell.commit()
     result = _verify(empty_data_dir)
     assert result.exit_code == 1
-    assert "第 3 条与封存值不符" in result.output and "第 5–5 条已被删除" in result.output
+    assert "第 1–1 条（同一次写入）与封存值不符" in result.output
+    assert f"第 {batch[0] + 1} 条已被删除" in result.output
 
 
 @pytest.mark.asyncio
