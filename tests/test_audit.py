@@ -265,3 +265,25 @@ async def test_reads_of_the_confidential_register_are_logged(ads, empty_data_dir
     assert rows[0][4] == "status=%E6%9C%89%E6%95%88"
     with pytest.raises(sqlite3.IntegrityError, match="只能追加"):
         conn.execute("DELETE FROM _read_log")
+
+
+@pytest.mark.asyncio
+async def test_columns_changed_through_the_alter_api_are_recorded(ads, empty_data_dir):
+    admin = actor("admin")
+    r = await ads.client.post("/ops/partners/-/alter", json={"operations": [
+        {"op": "add_column", "args": {"name": "wechat", "type": "text"}},
+        {"op": "alter_column", "args": {"name": "notes", "type": "text"}},
+    ]}, actor=admin)
+    assert r.status_code == 200, r.text
+    conn = sqlite3.connect(empty_data_dir.database("ops"))
+    triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'partners'")}
+    assert {"tz_audit_partners_update", "tz_partners_updated_at", "tz_partners_search_update"} <= triggers
+    r = await ads.client.post("/ops/partners/1/-/update", json={"update": {"wechat": "jia", "notes": "预算"}}, actor=admin)
+    assert r.status_code == 200, r.text
+    entry = _log(empty_data_dir)[-1]
+    assert json.loads(entry["after"])["wechat"] == "jia"
+    found = await ads.client.get("/ops/partners.json?_search=预算", actor=admin)
+    assert [row["name"] for row in found.json()["rows"]] == ["甲"]
+    # the table's rules survived the rebuild
+    r = await ads.client.post("/ops/partners/1/-/update", json={"update": {"category": "坏"}}, actor=admin)
+    assert r.status_code == 400
