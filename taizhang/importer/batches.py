@@ -1,0 +1,107 @@
+"""Import batches: what each run did, and undoing one.
+
+Every change an import makes is in the audit log with the batch id, so undo needs no copy of
+its own: inserted rows are deleted, updated rows put back, replaced-away rows restored. It refuses,
+naming them, when a later change touched the same rows. The undo is itself audited.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from taizhang import audit, search
+from taizhang.datadir import DataDir
+from taizhang.history import restore
+from taizhang.importer.engine import BATCHES, BATCHES_SQL
+from taizhang.registers import Definition, load
+from taizhang.schema import quote
+
+
+class UndoRefused(Exception):
+    pass
+
+
+def list_batches(data_dir: DataDir, definition: Definition | None = None) -> list[dict]:
+    definition = definition or load()
+    merged: dict[str, dict] = {}
+    for name in definition.databases:
+        conn = data_dir.connect(name)
+        try:
+            conn.execute(BATCHES_SQL)
+            for row in conn.execute(f"SELECT id, started_at, finished_at, actor, mode, files, counts, status FROM {BATCHES}"):
+                batch = merged.setdefault(row[0], {
+                    "id": row[0], "finished_at": row[2], "actor": row[3], "mode": row[4],
+                    "files": json.loads(row[5]), "counts": {}, "status": row[7],
+                })
+                batch["counts"].update(json.loads(row[6]))
+        finally:
+            conn.close()
+    return sorted(merged.values(), key=lambda b: b["id"], reverse=True)
+
+
+def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition: Definition | None = None) -> dict[str, int]:
+    definition = definition or load()
+    conns = {name: data_dir.connect(name) for name in definition.databases}
+    key = audit.key_from_secret(data_dir.secret())
+    undone: dict[str, int] = {}
+    try:
+        found = False
+        for name, conn in conns.items():
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(BATCHES_SQL)
+            status = conn.execute(f"SELECT status FROM {BATCHES} WHERE id = ?", [batch_id]).fetchone()
+            if status is None:
+                continue
+            found = True
+            if status[0] == "undone":
+                raise UndoRefused(f"批次 {batch_id} 已经撤销过")
+            entries = conn.execute(
+                f"SELECT id, table_name, row_id, operation, before FROM {audit.LOG} WHERE batch_id = ? ORDER BY id DESC",
+                [batch_id]).fetchall()
+            _refuse_if_changed_since(conn, batch_id, entries, definition)
+            audit.begin(conn, audit.Who(actor=actor, role=None, source="import", batch_id=f"undo:{batch_id}",
+                                        note=f"撤销导入批次 {batch_id}"))
+            for _, table, row_id, operation, before in entries:
+                try:
+                    if operation == "insert":
+                        conn.execute(f"DELETE FROM {quote(table)} WHERE id = ?", [row_id])
+                    else:
+                        restore(conn, table, row_id, json.loads(before))
+                except sqlite3.IntegrityError:
+                    reg = definition.registers.get(table)
+                    raise UndoRefused(
+                        f"无法撤销：{reg.label if reg else table} id {row_id} 已被其他记录引用；请先处理引用它的记录")
+                undone[table] = undone.get(table, 0) + 1
+            conn.execute(f"UPDATE {BATCHES} SET status = 'undone' WHERE id = ?", [batch_id])
+            search.drain(conn, definition)
+            audit.finish(conn, key)
+        if not found:
+            raise UndoRefused(f"没有导入批次 {batch_id}（用 taizhang imports list 查看）")
+        for conn in conns.values():
+            conn.execute("COMMIT")
+        return undone
+    except BaseException:
+        for conn in conns.values():
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        raise
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+def _refuse_if_changed_since(conn, batch_id: str, entries, definition: Definition) -> None:
+    if not entries:
+        return
+    last = max(e[0] for e in entries)
+    touched = {(e[1], e[2]) for e in entries}
+    later = conn.execute(
+        f"SELECT table_name, row_id, actor, at FROM {audit.LOG} WHERE id > ? AND coalesce(batch_id, '') != ?",
+        [last, batch_id]).fetchall()
+    conflicts = [row for row in later if (row[0], row[1]) in touched]
+    if conflicts:
+        shown = "；".join(
+            f"{definition.registers[t].label if t in definition.registers else t} id {r}（{a or '未署名'} 于 {at[:16]} 修改）"
+            for t, r, a, at in conflicts[:10])
+        raise UndoRefused(f"无法撤销批次 {batch_id}：导入后这些记录又被修改过：{shown}。请先处理这些修改。")
