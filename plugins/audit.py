@@ -4,11 +4,14 @@ taizhang/audit.py). A write that changed a table's columns regenerates the trigg
 new column's changes are recorded too."""
 
 import re
+import sqlite3
 
 from datasette import hookimpl
 
 from taizhang import audit, derived
 from taizhang.web import audit_key, definition
+
+BUSY_MESSAGE = "正在导入或写入数据，数据库暂时被占用，请稍后重试"
 
 # Which door a write came through, by the path that asked for it.
 SQL_PATH = re.compile(r"/-/execute-write$")
@@ -53,7 +56,14 @@ def write_wrapper(datasette, database, request, transaction):
 
     def audited_write(conn):
         version = _schema_version(conn)
-        audit.begin(conn, writer)
+        # The first write of the transaction waits for the lock (5 s): an import holding it
+        # longer gets people a sentence to act on, not "database is locked".
+        try:
+            audit.begin(conn, writer)
+        except sqlite3.OperationalError as ex:
+            if "locked" in str(ex) or "busy" in str(ex):
+                raise sqlite3.OperationalError(BUSY_MESSAGE) from ex
+            raise
         yield
         if _schema_version(conn) != version:
             derived.sync(conn, definition(), database)
