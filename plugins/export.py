@@ -1,6 +1,8 @@
 """`.xlsx` on every table, filtered view and report: the whole result (every page), in the
 form taizhang/export.py describes, so an exported register re-imports with zero changes."""
 
+import csv
+import io
 import urllib.parse
 
 from datasette import hookimpl
@@ -65,3 +67,44 @@ def register_output_renderer(datasette):
         "render": render_xlsx,
         "can_render": lambda view_name: view_name in ("table", "database", "query"),
     }
+
+
+def _safe_csv(body: bytes, bom: bool) -> bytes:
+    """Core's CSV with every text cell that Excel would evaluate neutralised (a leading
+    apostrophe), and optionally a UTF-8 BOM so Excel opens Chinese text correctly."""
+    text = body.decode("utf-8")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in csv.reader(io.StringIO(text, newline="")):
+        writer.writerow([export.neutralise(cell) for cell in row])
+    return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode("utf-8")
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def csv_for_excel(scope, receive, send):
+            if scope["type"] != "http" or not scope["path"].endswith(".csv"):
+                return await app(scope, receive, send)
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            bom = query.get("_bom", ["0"])[0] in ("1", "on", "true")
+            start, chunks = {}, []
+
+            async def collect(message):
+                if message["type"] == "http.response.start":
+                    start.update(message)
+                elif message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body"):
+                        body = b"".join(chunks)
+                        if start.get("status") == 200:
+                            body = _safe_csv(body, bom)
+                        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                        await send({"type": "http.response.body", "body": body})
+
+            await app(scope, receive, collect)
+
+        return csv_for_excel
+
+    return wrap

@@ -30,7 +30,7 @@ def _kind(path: str, query: str, database: str, datasette) -> str | None:
     queries = (datasette.config or {}).get("databases", {}).get(database, {}).get("queries", {})
     if name in queries:
         return "report"
-    if path.endswith((".csv", ".json")):
+    if path.endswith((".csv", ".json", ".xlsx")):
         return "export"
     return "row" if re.match(r"^[^/]+/[^/]+", rest) else "table"
 

@@ -85,7 +85,8 @@ ROUTES = {
     r"/(?P<database>[^\/\.]+)/(?P<query>[^\/\.]+)/-/update$": ["/hr/expiring_confidentiality_agreements/-/update"],
     r"/(?P<database>[^\/\.]+)/(?P<query>[^\/\.]+)/-/delete$": ["/hr/expiring_confidentiality_agreements/-/delete"],
     r"/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)(\.(?P<format>\w+))?$": [
-        f"/hr/{CA}", f"/hr/{CA}.json", f"/hr/{CA}.csv", f"/hr/{CA}.json?_shape=array",
+        f"/hr/{CA}", f"/hr/{CA}.json", f"/hr/{CA}.csv", f"/hr/{CA}.xlsx", f"/hr/{CA}.csv?_bom=1",
+        f"/hr/{CA}.json?_shape=array", "/hr/expiring_confidentiality_agreements.xlsx",
         f"/hr/{CA}?_facet=party_name", f"/hr/{CA}.json?_search={CANARY}", f"/hr/{CA}.json?_where=1=1",
         f"/hr/{CA}.json?_sort=scope", f"/hr/{CA}.json?_extra=facet_results,columns,count",
         f"/hr/{CA}.json?_through=" + '{"table":"x","column":"y","value":"z"}',
