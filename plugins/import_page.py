@@ -1,0 +1,260 @@
+"""从 Excel 导入, in the browser: the same engine, report, batch and undo as `taizhang import`.
+
+Upload -> preview (the header row found, the column mapping — fixable with selects — the first
+rows as they will be stored, every problem) -> confirm. A large file is written by a background
+task whose progress the page polls, so other users are not blocked. Uploads are kept in the data
+dir (uploads/, mode 0600) under a random token, only for their uploader.
+"""
+
+import asyncio
+import json
+import os
+import pathlib
+import secrets
+
+from datasette import hookimpl
+from datasette.resources import TableResource
+from datasette.utils.asgi import Forbidden, NotFound, Response
+
+from taizhang.importer import headers as hdr
+from taizhang.importer.batches import UndoRefused, list_batches, undo
+from taizhang.importer.engine import ImportFileError, ImportStopped, import_files
+from taizhang.importer.files import open_workbook
+from taizhang.importer.report import write_report
+from taizhang.web import data_dir, definition
+
+# The upload limit; datasette.yml can set plugins.taizhang.max_upload_mb.
+DEFAULT_MAX_UPLOAD_MB = 20
+PREVIEW_ROWS = 20
+JOBS: dict[str, dict] = {}
+
+
+def _settings(datasette) -> dict:
+    return (datasette.plugin_config("taizhang") or {})
+
+
+async def _check(datasette, request, database, table) -> None:
+    reg = definition().registers.get(table)
+    allowed = reg is not None and reg.database == database and await datasette.allowed(
+        action="insert-row", resource=TableResource(database=database, table=table), actor=request.actor)
+    if not allowed:
+        raise Forbidden("没有向此台账导入数据的权限")
+
+
+def _uploads(datasette) -> pathlib.Path:
+    folder = data_dir(datasette).path / "uploads"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _job_file(datasette, request, token: str) -> tuple[pathlib.Path, dict]:
+    if not token.isalnum():
+        raise NotFound("没有这次上传")
+    meta_path = _uploads(datasette) / f"{token}.json"
+    if not meta_path.exists():
+        raise NotFound("没有这次上传（可能已过期），请重新上传")
+    meta = json.loads(meta_path.read_text())
+    if meta["actor"] != (request.actor or {}).get("id"):
+        raise NotFound("没有这次上传")
+    return meta_path, meta
+
+
+def _run(datasette, meta: dict, dry_run: bool):
+    return import_files(
+        data_dir(datasette), [pathlib.Path(meta["path"])], register=meta["table"], mode=meta["mode"],
+        dry_run=dry_run, skip_invalid=meta["skip_invalid"], mapping=meta["mapping"], ignore=set(meta["ignore"]),
+        actor=meta["actor"], role=meta["role"],
+    )
+
+
+async def upload(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    await _check(datasette, request, database, table)
+    reg = definition().registers[table]
+    if request.method == "POST":
+        limit = int(_settings(datasette).get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024
+        form = await request.form(files=True, max_file_size=limit, max_request_size=limit + 65536)
+        uploaded = form.get("file")
+        if uploaded is None or not getattr(uploaded, "filename", ""):
+            datasette.add_message(request, "请选择要导入的 Excel 文件", datasette.ERROR)
+            return Response.redirect(request.path)
+        token = secrets.token_hex(12)
+        suffix = pathlib.Path(uploaded.filename).suffix.lower()[:8]
+        path = _uploads(datasette) / f"{token}{suffix if suffix in ('.xlsx', '.csv', '.xls') else '.bin'}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(await uploaded.read())
+        roles = request.actor.get("roles") or [None]
+        meta = {"path": str(path), "name": uploaded.filename, "database": database, "table": table,
+                "mode": form.get("mode") if form.get("mode") in ("upsert", "append", "replace") else "upsert",
+                "skip_invalid": bool(form.get("skip_invalid")), "mapping": {}, "ignore": [],
+                "actor": request.actor["id"], "role": roles[0]}
+        (_uploads(datasette) / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False))
+        return Response.redirect(datasette.urls.path(f"/-/import/{database}/{table}/{token}"))
+    limit = _settings(datasette).get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)
+    return Response.html(await datasette.render_template(
+        "import.html", {"step": "upload", "reg": reg, "database": database, "table": table, "limit": limit},
+        request=request))
+
+
+def _preview_layout(meta: dict):
+    """Headers, current matches and the selectable columns, also when some header is unknown."""
+    workbook = open_workbook(pathlib.Path(meta["path"]))
+    reg = definition().registers[meta["table"]]
+    for sheet in workbook.sheets:
+        if sheet.hidden:
+            continue
+        layout = hdr.layout_for(sheet.rows, definition(), reg, meta["mapping"], set(meta["ignore"]))
+        if layout is not None:
+            return layout
+    return None
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):  # a resolved reference: show what it was resolved from
+        row = value[2] if len(value) > 2 else {}
+        reg_values = [str(v) for v in row.values() if v is not None] if isinstance(row, dict) else []
+        return " / ".join(reg_values[:2])
+    return "" if value is None else str(value)
+
+
+async def preview(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    await _check(datasette, request, database, table)
+    meta_path, meta = _job_file(datasette, request, request.url_vars["token"])
+    reg = definition().registers[table]
+    if request.method == "POST":
+        form = await request.post_vars()
+        mapping, ignore = {}, []
+        for key, value in form.items():
+            if key.startswith("map:"):
+                header = key[4:]
+                if value == "__ignore__":
+                    ignore.append(header)
+                elif value:
+                    mapping[header] = value
+        meta.update(mapping=mapping, ignore=ignore)
+        meta_path.write_text(json.dumps(meta, ensure_ascii=False))
+        return Response.redirect(request.path)
+    context = {"step": "preview", "reg": reg, "database": database, "table": table, "meta": meta,
+               "token": request.url_vars["token"], "error": None, "run": None}
+    try:
+        context["layout"] = await asyncio.to_thread(_preview_layout, meta)
+        context["run"] = await asyncio.to_thread(_run, datasette, meta, True)
+    except (ImportFileError, ImportStopped) as ex:
+        context["error"] = str(ex)
+    run = context["run"]
+    if run:
+        plan = run.plans[0]
+        columns = list(dict.fromkeys(t.column for t in plan.layout.targets.values()))
+        context["preview_columns"] = [reg.columns[c].label for c in columns]
+        context["preview_rows"] = [
+            (r.row, [_shown(r.values.get(c)) for c in columns], r.ok) for r in plan.records[:PREVIEW_ROWS]
+        ]
+        context["total_rows"] = sum(len(p.records) for p in run.plans)
+    context["choices"] = [(c.name, f"{c.label}（{c.name}）") for c in reg.columns.values()]
+    return Response.html(await datasette.render_template("import.html", context, request=request))
+
+
+async def confirm(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    await _check(datasette, request, database, table)
+    token = request.url_vars["token"]
+    _, meta = _job_file(datasette, request, token)
+    if request.method != "POST":
+        raise NotFound("请在预览页面确认导入")
+    job = JOBS.setdefault(token, {"status": "running", "result": None, "error": None})
+
+    async def work():
+        try:
+            run = await asyncio.to_thread(_run, datasette, meta, False)
+            job.update(status="done", result={
+                "written": run.written, "batch": run.batch_id, "counts": run.counts,
+                "problems": len(run.problems)})
+        except (ImportFileError, ImportStopped) as ex:
+            job.update(status="failed", error=str(ex))
+
+    task = asyncio.get_running_loop().create_task(work())
+    job["task"] = task
+    return Response.redirect(datasette.urls.path(f"/-/import/{database}/{table}/{token}/status"))
+
+
+async def status(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    await _check(datasette, request, database, table)
+    token = request.url_vars["token"]
+    _, meta = _job_file(datasette, request, token)
+    job = JOBS.get(token) or {"status": "unknown"}
+    info = {k: v for k, v in job.items() if k != "task"}
+    if request.path.endswith(".json"):
+        return Response.json(info)
+    return Response.html(await datasette.render_template("import.html", {
+        "step": "status", "reg": definition().registers[table], "database": database, "table": table,
+        "job": info, "meta": meta, "token": token}, request=request))
+
+
+async def report(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    await _check(datasette, request, database, table)
+    token = request.url_vars["token"]
+    _, meta = _job_file(datasette, request, token)
+    path = _uploads(datasette) / f"{token}-report.xlsx"
+
+    def build():
+        write_report(_run(datasette, meta, True), path)
+        return path.read_bytes()
+
+    try:
+        content = await asyncio.to_thread(build)
+    except (ImportFileError, ImportStopped) as ex:
+        raise NotFound(str(ex))
+    return Response(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"content-disposition": "attachment; filename*=UTF-8''import-report.xlsx"})
+
+
+async def batches(request, datasette):
+    actor = request.actor or {}
+    if not actor.get("roles"):
+        raise Forbidden("请先登录")
+    admin = "admin" in actor["roles"]
+    if request.method == "POST":
+        post = await request.post_vars()
+        batch = post.get("batch", "")
+        mine = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette))
+                if b["id"] == batch and (admin or b["actor"] == actor["id"])]
+        if not mine:
+            raise Forbidden("只能撤销自己的导入批次")
+        try:
+            await asyncio.to_thread(undo, data_dir(datasette), batch, actor["id"])
+            datasette.add_message(request, f"已撤销导入批次 {batch}", datasette.INFO)
+        except UndoRefused as ex:
+            datasette.add_message(request, str(ex), datasette.ERROR)
+        return Response.redirect(datasette.urls.path("/-/imports"))
+    shown = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette)) if admin or b["actor"] == actor["id"]]
+    return Response.html(await datasette.render_template("import.html", {
+        "step": "batches", "batches": shown, "registers": definition().registers}, request=request))
+
+
+@hookimpl
+def register_routes():
+    base = r"^/-/import/(?P<database>[^/]+)/(?P<table>[^/]+)"
+    return [
+        (base + r"$", upload),
+        (base + r"/(?P<token>[0-9a-f]+)$", preview),
+        (base + r"/(?P<token>[0-9a-f]+)/confirm$", confirm),
+        (base + r"/(?P<token>[0-9a-f]+)/status(\.json)?$", status),
+        (base + r"/(?P<token>[0-9a-f]+)/report\.xlsx$", report),
+        (r"^/-/imports$", batches),
+    ]
+
+
+@hookimpl
+def table_actions(datasette, actor, database, table, request):
+    async def inner():
+        if table not in definition().registers or not await datasette.allowed(
+                action="insert-row", resource=TableResource(database=database, table=table), actor=actor):
+            return []
+        return [{"href": datasette.urls.path(f"/-/import/{database}/{table}"), "label": "从 Excel 导入",
+                 "description": "上传 Excel 或 CSV 文件，预览、核对后导入"}]
+
+    return inner
