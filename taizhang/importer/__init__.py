@@ -1,0 +1,1 @@
+"""Importing registers from staff's Excel and CSV files."""
