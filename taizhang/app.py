@@ -20,7 +20,7 @@ def make_datasette(data_dir: DataDir, settings: dict | None = None) -> Datasette
     if settings:
         config["settings"] = {**config.get("settings", {}), **settings}
     # Which data dir the plugins read (the user store) is per instance, not configuration.
-    config.setdefault("plugins", {})["taizhang"] = {"data_dir": str(data_dir.path)}
+    config.setdefault("plugins", {}).setdefault("taizhang", {})["data_dir"] = str(data_dir.path)
     return Datasette(
         [str(data_dir.database(name)) for name in definition.databases],
         config=config,

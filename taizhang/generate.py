@@ -115,6 +115,8 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
     config: dict = {
         "settings": dict(SETTINGS),
         "extra_css_urls": ["/assets/taizhang.css"],
+        # 从 Excel 导入: the largest upload accepted, in MB.
+        "plugins": {"taizhang": {"max_upload_mb": 20}},
         # Only logged-in staff with a role see anything (Datasette runs with --default-deny).
         "permissions": {
             "view-instance": _roles(all_roles),
