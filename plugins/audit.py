@@ -9,9 +9,8 @@ import sqlite3
 from datasette import hookimpl
 
 from taizhang import audit, derived
+from taizhang.messages import BUSY
 from taizhang.web import audit_key, definition
-
-BUSY_MESSAGE = "正在导入或写入数据，数据库暂时被占用，请稍后重试"
 
 # Which door a write came through, by the path that asked for it.
 SQL_PATH = re.compile(r"/-/execute-write$")
@@ -62,7 +61,7 @@ def write_wrapper(datasette, database, request, transaction):
             audit.begin(conn, writer)
         except sqlite3.OperationalError as ex:
             if "locked" in str(ex) or "busy" in str(ex):
-                raise sqlite3.OperationalError(BUSY_MESSAGE) from ex
+                raise sqlite3.OperationalError(BUSY) from ex
             raise
         yield
         if _schema_version(conn) != version:

@@ -9,14 +9,17 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 
 from taizhang import xref
-from taizhang.messages import explain
+from taizhang.messages import BUSY, explain
 from taizhang.web import definition
+
 
 
 @hookimpl
 def prepare_connection(conn):
     # SQLite enforces foreign keys per connection, and only when asked.
     conn.execute("PRAGMA foreign_keys = ON")
+    # A write waits up to 15 s for another writer (an import) to finish before giving up.
+    conn.execute("PRAGMA busy_timeout = 15000")
 
 
 def _lookup_connection(datasette, database: str) -> sqlite3.Connection | None:
@@ -60,11 +63,33 @@ def asgi_wrapper(datasette):
                 # The app reads the same body; after it, the real channel (disconnects).
                 return messages.pop(0) if messages else await receive()
 
-            await app(scope, replay, send)
+            await app(scope, replay, _busy_in_chinese(send))
 
         return keep_json_body
 
     return wrap
+
+
+def _busy_in_chinese(send):
+    """Core takes the write lock (BEGIN IMMEDIATE) before any write_wrapper runs, so a lock
+    timeout reaches the JSON answer as "database is locked": say it in Chinese there."""
+    start = {}
+
+    async def rewrite(message):
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            start.update(message)
+            return
+        if start and message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if b"database is locked" in body:
+                body = body.replace(b"database is locked", json.dumps(BUSY)[1:-1].encode())
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            start.clear()
+            return await send({**message, "body": body})
+        await send(message)
+
+    return rewrite
 
 
 def _rows_written(request) -> tuple[str | None, list]:

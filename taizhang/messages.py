@@ -11,6 +11,9 @@ import re
 from taizhang.registers import Definition
 from taizhang.schema import check_columns
 
+# What a write is told when another writer (an import) holds the database longer than it waits.
+BUSY = "正在导入或写入数据，数据库暂时被占用，请稍后重试"
+
 _CHECK = re.compile(r"^CHECK constraint failed: (.+)$")
 _NOT_NULL = re.compile(r"^NOT NULL constraint failed: (\w+)\.(\w+)$")
 _UNIQUE = re.compile(r"^UNIQUE constraint failed: (.+)$")

@@ -96,10 +96,13 @@ def _refuse_if_changed_since(conn, batch_id: str, entries, definition: Definitio
         return
     last = max(e[0] for e in entries)
     touched = {(e[1], e[2]) for e in entries}
+    # A later batch that was undone, together with its undo, left the rows as this batch did.
+    undone = {r[0] for r in conn.execute(f"SELECT id FROM {BATCHES} WHERE status = 'undone'")}
     later = conn.execute(
-        f"SELECT table_name, row_id, actor, at FROM {audit.LOG} WHERE id > ? AND coalesce(batch_id, '') != ?",
+        f"SELECT table_name, row_id, actor, at, batch_id FROM {audit.LOG} WHERE id > ? AND coalesce(batch_id, '') != ?",
         [last, batch_id]).fetchall()
-    conflicts = [row for row in later if (row[0], row[1]) in touched]
+    conflicts = [row[:4] for row in later if (row[0], row[1]) in touched
+                 and (row[4] or "").removeprefix("undo:") not in undone]
     if conflicts:
         shown = "；".join(
             f"{definition.registers[t].label if t in definition.registers else t} id {r}（{a or '未署名'} 于 {at[:16]} 修改）"

@@ -199,6 +199,11 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
                 continue
             col = reg.columns[target.column]
             if col.type == "fk":
+                if isinstance(value, float):   # 工号 typed as 12 and shown as 00012
+                    if i not in formats:
+                        formats[i] = ws.number_formats(i)
+                    if re.fullmatch(r"0+", formats[i].get(index) or ""):
+                        value = parse_text(value, formats[i][index])
                 if not empty(value):
                     part = target.part or "_direct"
                     record.refs.setdefault(target.column, {})[part] = value
@@ -263,6 +268,8 @@ class Lookup:
                 parsed.setdefault(reg.label_column, direct)
         if all(c in parsed for c in key_cols):
             entry = self.by_key.get(tuple(_norm(parsed[c]) for c in key_cols))
+            if entry is None and key_cols == [reg.label_column]:   # the name is the key: 重要客户 as VIP
+                entry = self.by_key.get((self.synonyms.get(_norm(parsed[key_cols[0]])),))
             shown = " + ".join(str(parsed[c]) for c in key_cols)
             if entry is None:
                 return None, f"{reg.label}中没有「{shown}」", f"请先在{reg.label}中登记，或核对{self._key_labels()}"
@@ -526,7 +533,8 @@ def _replace(run: Run, conn, plan: SheetPlan, definition: Definition) -> None:
     """Replace mode: the register's rows that the file does not have go — unless rows of other
     registers refer to them, in which case nothing goes and they are listed."""
     reg = plan.register
-    keys = {tuple(_norm(v) for v in r.key()) for r in plan.records if r.ok}
+    keys = {tuple(_norm(_stored(r.values[c])) for c in reg.natural_key) for r in plan.records
+            if all(c in r.values for c in reg.natural_key)}   # rejected lines too: the row is in the file
     cols = ", ".join(map(quote, reg.natural_key))
     doomed = [row[0] for row in conn.execute(f"SELECT id, {cols} FROM {quote(reg.name)}")
               if tuple(_norm(v) for v in row[1:]) not in keys]
@@ -547,6 +555,14 @@ def _replace(run: Run, conn, plan: SheetPlan, definition: Definition) -> None:
         return
     conn.executemany(f"DELETE FROM {quote(reg.name)} WHERE id = ?", [(i,) for i in doomed])
     run.count(reg.name, "deleted", len(doomed))
+
+
+def _stored(value):
+    """A key part as the database holds it: a resolved reference is its row's id (None if the
+    row is not written yet, so it matches no stored row)."""
+    if isinstance(value, tuple):
+        return value[1] if value[0] == "db" else value[1].row_id
+    return value
 
 
 def _check_cross_references(run: Run, conns: dict, data_dir: DataDir, definition: Definition) -> None:

@@ -20,7 +20,8 @@ ROW_NUMBER_HEADERS = {"序号", "编号", "行号", "no", "no.", "#", "序"}
 # Units a header may carry in brackets, and what a money value is multiplied by.
 UNIT_SCALES = {"元": 1, "人民币元": 1, "万元": 10_000, "千元": 1_000, "百万元": 1_000_000, "亿元": 100_000_000}
 HEADER_SEARCH_ROWS = 30
-FOOTER = re.compile(r"^(制表人|制表|审核|审批|复核|填表人|填报人|合计|总计|小计|注[:：]|备注[:：]|说明[:：]|日期[:：])")
+# 审核/审批/制表 … need their colon (审核：韩子涵, 制表日期：…): a department may be called 审核部.
+FOOTER = re.compile(r"^(制表人|填表人|填报人|合计|总计|小计|(制表|审核|审批|复核|注|备注|说明|日期)\w{0,3}[:：])")
 
 
 def normalise(text) -> str:
@@ -184,7 +185,8 @@ def detect(
         if layout is None:
             continue
         named = normalise(reg.label) in hints or reg.name in hints
-        key = (layout.score, named, -len(layout.unknown))
+        direct = sum(1 for t in layout.targets.values() if t.part is None)   # 工号 as employee_no, not as a 负责人
+        key = (layout.score, named, direct, -len(layout.unknown))
         if best_key is None or key > best_key:
             best, best_key = layout, key
     return best
