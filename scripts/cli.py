@@ -345,13 +345,18 @@ def import_(files, data_dir, register, sheet, mode, dry_run, skip_invalid, mappi
 
     _require_initialised(data_dir)
     say = (lambda *a, **k: None) if quiet else click.echo
+    bar = None if quiet else _ProgressBar()
     try:
         run = import_files(
             data_dir, list(files), register=register, sheet=sheet, mode=mode, dry_run=dry_run,
             skip_invalid=skip_invalid, mapping=mapping, ignore=set(ignore), actor=actor or getpass.getuser(),
+            progress=bar,
         )
     except (ImportFileError, ImportStopped) as ex:
         raise click.ClickException(str(ex))
+    finally:
+        if bar:
+            bar.close()
     for plan in run.plans:
         say(f"{plan.file.name}「{plan.sheet}」→ {plan.register.label}（{plan.register.name}），"
             f"表头在第 {plan.layout.header_row + 1} 行，{len(plan.records)} 行数据")
@@ -374,6 +379,33 @@ def import_(files, data_dir, register, sheet, mode, dry_run, skip_invalid, mappi
         say(f"试运行通过，未写入：{summary}")
         return
     raise click.ClickException(f"有 {len(run.problems)} 个问题，什么都没有写入（可用 --report 导出问题清单，或 --skip-invalid 只导入有效行）")
+
+
+class _ProgressBar:
+    """click's progress bar, one per phase, with rows/s; shown only for files large enough to
+    report progress at all (the engine calls every 1,000 rows)."""
+
+    def __init__(self):
+        self.bar, self.phase, self.done, self.started = None, None, 0, None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        import time
+
+        if phase != self.phase:
+            self.close()
+            self.phase, self.done, self.started = phase, 0, time.monotonic()
+            self.bar = click.progressbar(
+                length=total, label=phase, show_pos=True, file=sys.stderr,
+                item_show_func=lambda _: f"{self.done / max(time.monotonic() - self.started, 1e-6):,.0f} 行/秒",
+            )
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 def _summary(counts: dict) -> str:

@@ -34,6 +34,7 @@ from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
 
 MODES = ("upsert", "append", "replace")
+PROGRESS_EVERY = 1_000
 BATCHES = "_import_batches"
 BATCHES_SQL = f"""CREATE TABLE IF NOT EXISTS {BATCHES} (
   id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, actor TEXT, mode TEXT NOT NULL,
@@ -102,6 +103,8 @@ class Run:
     files: list[dict] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     written: bool = False
+    # Called as progress(phase, rows done, rows in all) every PROGRESS_EVERY rows (the CLI's bar).
+    progress: object = lambda phase, done, total: None
 
     def count(self, register: str, outcome: str, n: int = 1) -> None:
         per = self.counts.setdefault(register, {"inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "deleted": 0})
@@ -181,7 +184,10 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
     reg = layout.register
     formulas = set(ws.formula_without_value())
     formats: dict[int, dict[int, str]] = {}
+    total = len(ws.rows) - layout.header_row - 1
     for index in range(layout.header_row + 1, len(ws.rows)):
+        if (index - layout.header_row) % PROGRESS_EVERY == 0:
+            run.progress("读取", index - layout.header_row, total)
         row = ws.rows[index]
         if all(empty(v) for v in row):
             continue
@@ -423,7 +429,9 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
             conn = conns[plan.register.database]
             if run.mode == "replace":
                 _replace(run, conn, plan, definition)
-            for record in plan.records:
+            for done, record in enumerate(plan.records, start=1):
+                if done % PROGRESS_EVERY == 0:
+                    run.progress("写入", done, len(plan.records))
                 if not record.ok or record.outcome == "duplicate":
                     continue
                 later = _write_record(run, conn, plan, record)
@@ -607,11 +615,14 @@ def import_files(
     mode: str = "upsert", dry_run: bool = False, skip_invalid: bool = False,
     mapping: dict[str, str] | None = None, ignore: set[str] | None = None,
     actor: str | None = None, role: str | None = None, definition: Definition | None = None,
+    progress=None,
 ) -> Run:
     """One run over several files: all of it written, or — if any row is rejected and
     skip_invalid is off, or dry_run is on — none of it. Raises ImportStopped / ImportFileError."""
     definition = definition or load()
     run = Run(new_batch_id(), mode)
+    if progress:
+        run.progress = progress
     read(run, paths, definition, register, sheet, mapping, ignore)
     resolve(run, data_dir, definition)
     check_cross_references(run, data_dir, definition)
