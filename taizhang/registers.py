@@ -56,7 +56,12 @@ class Column:
 
     def synonyms(self) -> dict[str, str | int]:
         """Normalised input -> canonical value, for every enum value and synonym in 简 and
-        繁 forms, any case (bool columns: the shared yes/no words -> 1/0)."""
+        繁 forms, any case (bool columns: the shared yes/no words -> 1/0). Built once per
+        column: an import asks for every cell."""
+        return self._synonyms
+
+    @functools.cached_property
+    def _synonyms(self) -> dict[str, str | int]:
         lookup: dict[str, str | int] = {}
         for canonical, words in self.values.items():
             for word in [canonical, *words]:

@@ -1149,13 +1149,13 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
     n = 3000
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别", "联系人", "备注"],
                                               *([f"导入伙伴{i:04d}", "媒体", "王", f"第{i}行"] for i in range(n))])
-    held, write_record = {}, engine._write_record
+    held, write_plan = {}, engine._write_plan
 
-    def slow_first_write(run, conn, plan, record):
+    def slow_first_write(run, conn, plan):
         if not held:   # the import holds the write lock from before here to its commit
             held["from"] = time.monotonic()
             time.sleep(0.5)
-        return write_record(run, conn, plan, record)
+        return write_plan(run, conn, plan)
 
     def run_import():
         try:
@@ -1163,7 +1163,7 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
         finally:
             held["to"] = time.monotonic()
 
-    monkeypatch.setattr(engine, "_write_record", slow_first_write)
+    monkeypatch.setattr(engine, "_write_plan", slow_first_write)
     task = asyncio.ensure_future(asyncio.to_thread(run_import))
     responses = []
     while not task.done():
@@ -1199,15 +1199,15 @@ async def test_an_api_edit_refused_while_an_import_holds_the_lock(empty_ds, empt
     # the app's wait for the lock, 5 s, made short so that the refusal comes quickly
     await empty_ds.get_database("ops").execute_write_fn(
         lambda conn: conn.execute("PRAGMA busy_timeout = 50"), transaction=False)
-    locked, write_record = threading.Event(), engine._write_record
+    locked, write_plan = threading.Event(), engine._write_plan
 
     def slow_first_write(*args):
         if not locked.is_set():
             locked.set()
             time.sleep(0.4)
-        return write_record(*args)
+        return write_plan(*args)
 
-    monkeypatch.setattr(engine, "_write_record", slow_first_write)
+    monkeypatch.setattr(engine, "_write_plan", slow_first_write)
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], ["导入伙伴", "媒体"]])
     task = asyncio.ensure_future(asyncio.to_thread(import_files, empty_data_dir, [path]))
     while not locked.is_set():

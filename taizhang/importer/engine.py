@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import pathlib
@@ -34,6 +35,9 @@ from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
 
 MODES = ("upsert", "append", "replace")
+# Sheets up to this many rows are kept whole for the report's highlighted copy; larger ones are
+# let go once read, so a 200,000-row import does not hold the sheet and its records at once.
+REPORT_COPY_LIMIT = 10_000
 PROGRESS_EVERY = 1_000
 BATCHES = "_import_batches"
 BATCHES_SQL = f"""CREATE TABLE IF NOT EXISTS {BATCHES} (
@@ -57,14 +61,12 @@ class Problem:
     hint: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Record:
     plan: "SheetPlan"
     row: int                                     # Excel row number
-    cells: dict[int, object]                     # sheet column index -> raw value
     values: dict[str, object] = field(default_factory=dict)
     refs: dict[str, dict[str, object]] = field(default_factory=dict)   # fk column -> part -> value
-    headers_of: dict[str, int] = field(default_factory=dict)          # column -> sheet column index
     ok: bool = True
     row_id: int | None = None                    # set once written / matched
     outcome: str | None = None                   # inserted | updated | unchanged | duplicate
@@ -92,6 +94,14 @@ class SheetPlan:
     def register(self) -> Register:
         return self.layout.register
 
+    @functools.cached_property
+    def column_index(self) -> dict[str, int]:
+        """Register column -> the sheet column that feeds it (the first, for reference parts)."""
+        index: dict[str, int] = {}
+        for i, target in sorted(self.layout.targets.items()):
+            index.setdefault(target.column, i)
+        return index
+
 
 @dataclass
 class Run:
@@ -113,8 +123,8 @@ class Run:
     def problem(self, record: Record | None, column: str | None, value, reason: str, hint: str, plan=None) -> None:
         plan = record.plan if record else plan
         header = ""
-        if record and column in record.headers_of:
-            header = plan.layout.headers[record.headers_of[column]]
+        if column in plan.column_index:
+            header = plan.layout.headers[plan.column_index[column]]
         elif column:
             header = column
         self.problems.append(Problem(plan.file.name, plan.sheet, record.row if record else None, header, value, reason, hint))
@@ -145,8 +155,9 @@ def read(run: Run, paths: list[pathlib.Path], definition: Definition, register: 
                 run.notices.append(f"{path.name}「{ws.name}」不是台账表格，已跳过")
                 continue
             _check_columns(path, ws.name, layout)
-            plan = SheetPlan(path, ws.name, layout, rows=ws.rows)
+            plan = SheetPlan(path, ws.name, layout, rows=ws.rows if len(ws.rows) <= REPORT_COPY_LIMIT else [])
             _collect_rows(run, plan, ws, workbook.date1904, definition)
+            ws.rows = []
             run.plans.append(plan)
             run.files[-1]["sheets"].append({"sheet": ws.name, "register": layout.register.name, "rows": len(plan.records)})
             run.notices.extend(f"{path.name}「{ws.name}」：{n}" for n in layout.notices)
@@ -195,11 +206,9 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
             if any(not empty(v) for v in row):
                 run.notices.append(f"{plan.file.name}「{plan.sheet}」第 {index + 1} 行是表尾（{str(next(v for v in row if not empty(v)))[:20]}…），已跳过")
             continue
-        cells = {i: (row[i] if i < len(row) else "") for i in layout.targets}
-        record = Record(plan, index + 1, cells)
+        record = Record(plan, index + 1)
         for i, target in layout.targets.items():
-            value = cells[i]
-            record.headers_of.setdefault(target.column, i)
+            value = row[i] if i < len(row) else ""
             if (index, i) in formulas:
                 run.problem(record, target.column, "（公式）", "公式没有计算结果", "请在 Excel 中打开并保存一次，让公式算出结果")
                 continue
@@ -339,7 +348,7 @@ def check(run: Run, definition: Definition) -> None:
         reg = plan.register
         for record in plan.records:
             for col in reg.columns.values():
-                if col.required and col.name in record.headers_of and record.values.get(col.name) is None \
+                if col.required and col.name in plan.column_index and record.values.get(col.name) is None \
                         and not (col.type == "fk" and col.name in record.refs) and record.ok:
                     run.problem(record, col.name, "", f"{col.label}为必填项", f"请填写{col.label}")
                 if col.not_before and record.values.get(col.name) and record.values.get(col.not_before):
@@ -429,14 +438,7 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
             conn = conns[plan.register.database]
             if run.mode == "replace":
                 _replace(run, conn, plan, definition)
-            for done, record in enumerate(plan.records, start=1):
-                if done % PROGRESS_EVERY == 0:
-                    run.progress("写入", done, len(plan.records))
-                if not record.ok or record.outcome == "duplicate":
-                    continue
-                later = _write_record(run, conn, plan, record)
-                if later:
-                    deferred.append((record, later))
+            deferred += _write_plan(run, conn, plan)
         for record, later in deferred:
             if record.row_id is None:
                 continue
@@ -494,47 +496,90 @@ def _savepoint(run: Run, conn, record: Record, action) -> bool:
     return True
 
 
-def _write_record(run: Run, conn, plan: SheetPlan, record: Record) -> dict:
+# Rows are written this many at a time, in one savepoint, inserts with executemany; a chunk the
+# database refuses is written again row by row, to name the rows it refuses.
+CHUNK = 500
+
+
+def _write_plan(run: Run, conn, plan: SheetPlan) -> list[tuple[Record, dict]]:
+    """Insert or update the plan's rows; returns the references to fill in once all are written."""
     reg = plan.register
-    columns = list(dict.fromkeys(record.headers_of))
-    now, later = _row_values(record, columns)
-    key_sql = " AND ".join(f"{quote(c)} IS ?" for c in reg.natural_key)
-    existing = conn.execute(
-        f"SELECT * FROM {quote(reg.name)} WHERE {key_sql}", [now.get(c) for c in reg.natural_key]
-    ).fetchone() if all(c in now for c in reg.natural_key) else None
-    if existing is not None:
-        names = [d[0] for d in conn.execute(f"SELECT * FROM {quote(reg.name)} LIMIT 0").description]
-        current = dict(zip(names, existing))
-        record.row_id = current["id"]
-        if run.mode == "append":
-            labels = "、".join(reg.columns[c].label for c in reg.natural_key)
-            run.problem(record, reg.natural_key[0], " + ".join(map(str, record.key())),
-                        f"{reg.label}中已有{labels}相同的记录", "追加模式不修改已有记录；要更新请用 --mode upsert")
-            return {}
-        changed = {c: v for c, v in now.items() if current.get(c) != v}
-        if not changed:
-            record.outcome = "unchanged"
-            run.count(reg.name, "unchanged")
-            return later
-        if _savepoint(run, conn, record, lambda c: c.execute(
-                f"UPDATE {quote(reg.name)} SET {', '.join(f'{quote(k)} = ?' for k in changed)} WHERE id = ?",
-                [*changed.values(), record.row_id])):
-            record.outcome = "updated"
-            run.count(reg.name, "updated")
-        return later
-    cols = list(now)
+    columns = list(plan.column_index)
+    names = [d[0] for d in conn.execute(f"SELECT * FROM {quote(reg.name)} LIMIT 0").description]
+    existing = {}
+    for row in conn.execute(f"SELECT * FROM {quote(reg.name)}"):
+        current = dict(zip(names, row))
+        existing[tuple(current[c] for c in reg.natural_key)] = current
+    todo = [r for r in plan.records if r.ok and r.outcome != "duplicate"]
+    deferred = []
+    for start in range(0, len(todo), CHUNK):
+        run.progress("写入", start, len(todo))
+        actions = []
+        for record in todo[start : start + CHUNK]:
+            now, later = _row_values(record, columns)
+            if later:
+                deferred.append((record, later))
+            key = tuple(now.get(c) for c in reg.natural_key)
+            current = existing.get(key) if all(c in now for c in reg.natural_key) else None
+            if current is None:
+                actions.append(("insert", record, now, key))
+                continue
+            record.row_id = current["id"]
+            if run.mode == "append":
+                labels = "、".join(reg.columns[c].label for c in reg.natural_key)
+                run.problem(record, reg.natural_key[0], " + ".join(map(str, record.key())),
+                            f"{reg.label}中已有{labels}相同的记录", "追加模式不修改已有记录；要更新请用 --mode upsert")
+                continue
+            changed = {c: v for c, v in now.items() if current.get(c) != v}
+            if changed:
+                actions.append(("update", record, changed, key))
+            else:
+                record.outcome = "unchanged"
+                run.count(reg.name, "unchanged")
+        if not _apply_chunk(conn, reg, actions):
+            actions = [a for a in actions if _savepoint(run, conn, a[1], lambda c, a=a: _apply(c, reg, [a]))]
+        for kind, record, values, key in actions:
+            record.outcome = "inserted" if kind == "insert" else "updated"
+            run.count(reg.name, record.outcome)
+            if kind == "insert":   # later rows of the run with the same key update this one
+                existing[key] = {**values, "id": record.row_id}
+    return deferred
 
-    def insert(c):
-        record.row_id = c.execute(
+
+def _apply(conn, reg: Register, actions) -> None:
+    """Updates one by one; inserts of the same columns with executemany. AUTOINCREMENT hands out
+    ids in order after the sequence's last one, and the write lock is ours: that gives each
+    inserted record its id without reading it back."""
+    inserts: dict[tuple, list] = {}
+    for kind, record, values, _ in actions:
+        if kind == "update":
+            conn.execute(
+                f"UPDATE {quote(reg.name)} SET {', '.join(f'{quote(k)} = ?' for k in values)} WHERE id = ?",
+                [*values.values(), record.row_id])
+        else:
+            inserts.setdefault(tuple(values), []).append((record, values))
+    for cols, group in inserts.items():
+        before = conn.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0)", [reg.name]).fetchone()[0]
+        conn.executemany(
             f"INSERT INTO {quote(reg.name)} ({', '.join(map(quote, cols))}) VALUES ({', '.join('?' for _ in cols)})",
-            list(now.values())).lastrowid
+            [list(values.values()) for _, values in group])
+        for offset, (record, _) in enumerate(group, start=1):
+            record.row_id = before + offset
 
-    if _savepoint(run, conn, record, insert):
-        record.outcome = "inserted"
-        run.count(reg.name, "inserted")
-    else:
-        record.row_id = None
-    return later
+
+def _apply_chunk(conn, reg: Register, actions) -> bool:
+    conn.execute("SAVEPOINT import_chunk")
+    try:
+        _apply(conn, reg, actions)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO import_chunk")
+        conn.execute("RELEASE import_chunk")
+        for kind, record, _, _ in actions:
+            if kind == "insert":
+                record.row_id = None
+        return False
+    conn.execute("RELEASE import_chunk")
+    return True
 
 
 def _replace(run: Run, conn, plan: SheetPlan, definition: Definition) -> None:

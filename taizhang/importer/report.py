@@ -1,6 +1,6 @@
 """The import report, as a workbook staff can act on: one line per rejected cell (工作表, 行号 as
 Excel shows it, 列 as written, 值, 原因, 处理建议), the notices, and — for sheets up to
-COPY_LIMIT rows — a copy of each original sheet with the bad cells highlighted, so the fix is
+REPORT_COPY_LIMIT rows — a copy of each original sheet with the bad cells highlighted, so the fix is
 made there and the same file imported again."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from openpyxl.styles import Font, PatternFill
 
 from taizhang.importer.engine import Run
 
-COPY_LIMIT = 10_000
 BAD = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
 BOLD = Font(bold=True)
 
@@ -54,7 +53,7 @@ def write_report(run: Run, path: pathlib.Path) -> None:
 
 def _copies(wb: Workbook, run: Run) -> None:
     for plan in run.plans:
-        if len(plan.rows) > COPY_LIMIT:
+        if not plan.rows:   # sheets over REPORT_COPY_LIMIT rows are not copied
             continue
         bad = {}
         for p in run.problems:
