@@ -244,17 +244,21 @@ def _canonicalise_triggers(reg: Register) -> dict[str, str]:
         )
         return f"CASE WHEN {c} IN ({', '.join(map(literal, col.values))}) THEN {c} ELSE CASE {_normalised(c)} {cases} ELSE {c} END END"
 
+    # Only a row holding a synonym runs the trigger's UPDATE at all (imports send canonical values).
     needs = " OR ".join(
-        f"{quote(c.name)} NOT IN ({', '.join(map(literal, c.values))})" for c in columns
+        f"NEW.{quote(c.name)} NOT IN ({', '.join(map(literal, c.values))})" for c in columns
     )
     body = (
         f"UPDATE {t} SET {', '.join(f'{quote(c.name)} = {canonical_sql(c)}' for c in columns)}"
-        f" WHERE id = NEW.id AND ({needs});"
+        f" WHERE id = NEW.id;"
     )
     return {
-        f"{TRIGGER_PREFIX}{reg.name}_canonical_insert": f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {body} END",
+        f"{TRIGGER_PREFIX}{reg.name}_canonical_insert": (
+            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} WHEN {needs} BEGIN {body} END"
+        ),
         f"{TRIGGER_PREFIX}{reg.name}_canonical_update": (
-            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(quote(c.name) for c in columns)} ON {t} BEGIN {body} END"
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(quote(c.name) for c in columns)} ON {t}"
+            f" WHEN {needs} BEGIN {body} END"
         ),
     }
 

@@ -195,6 +195,7 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
     reg = layout.register
     formulas = set(ws.formula_without_value())
     formats: dict[int, dict[int, str]] = {}
+    columns = [(i, target, reg.columns[target.column]) for i, target in layout.targets.items()]
     total = len(ws.rows) - layout.header_row - 1
     for index in range(layout.header_row + 1, len(ws.rows)):
         if (index - layout.header_row) % PROGRESS_EVERY == 0:
@@ -207,12 +208,15 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
                 run.notices.append(f"{plan.file.name}「{plan.sheet}」第 {index + 1} 行是表尾（{str(next(v for v in row if not empty(v)))[:20]}…），已跳过")
             continue
         record = Record(plan, index + 1)
-        for i, target in layout.targets.items():
+        for i, target, col in columns:
             value = row[i] if i < len(row) else ""
-            if (index, i) in formulas:
+            if formulas and (index, i) in formulas:
                 run.problem(record, target.column, "（公式）", "公式没有计算结果", "请在 Excel 中打开并保存一次，让公式算出结果")
                 continue
-            col = reg.columns[target.column]
+            if value == "" or value is None:   # many cells of a register: nothing to parse
+                if col.type != "fk":
+                    record.values[target.column] = None
+                continue
             if col.type == "fk":
                 if isinstance(value, float):   # 工号 typed as 12 and shown as 00012
                     if i not in formats:

@@ -161,13 +161,20 @@ def missing_required(layout: Layout) -> list[str]:
     return [c.label for c in layout.register.columns.values() if c.required and c.name not in covered]
 
 
+# First characters a footer line can start with: a cheap test before the full one, which every
+# data row of a large sheet goes through.
+_FOOTER_STARTS = set("制填合總总小審审批複复註注備备說说日")
+
+
 def is_footer(row: list) -> bool:
     """Footer lines under a table: 制表人/审核/合计/注 …, or one long text cell."""
     cells = [v for v in row if v not in (None, "")]
-    if not cells:
+    if not cells or not isinstance(cells[0], str):
         return False
-    first = str(cells[0]).strip()
-    return bool(FOOTER.match(normalise(first))) or (len(cells) == 1 and isinstance(cells[0], str) and len(first) > 40)
+    first = cells[0].strip()
+    if len(cells) == 1 and len(first) > 40:
+        return True
+    return bool(first) and first[0] in _FOOTER_STARTS and bool(FOOTER.match(normalise(first)))
 
 
 def detect(
