@@ -3,6 +3,7 @@ the cookie-signing secret live together in one folder, so instances never mix.""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pathlib
@@ -65,6 +66,29 @@ class DataDir:
 
     def connect(self, name: str) -> sqlite3.Connection:
         return connect(self.database(name))
+
+
+@contextlib.contextmanager
+def write_transactions(data_dir: "DataDir", names):
+    """A write transaction (BEGIN IMMEDIATE) on each of several database files, committed
+    together at the end — or all rolled back if anything raises. A caller that rolled back
+    itself leaves nothing to commit."""
+    conns = {name: data_dir.connect(name) for name in names}
+    try:
+        for conn in conns.values():
+            conn.execute("BEGIN IMMEDIATE")
+        yield conns
+        for conn in conns.values():
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+    except BaseException:
+        for conn in conns.values():
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        raise
+    finally:
+        for conn in conns.values():
+            conn.close()
 
 
 def connect(path) -> sqlite3.Connection:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 
 from taizhang import audit, search
-from taizhang.datadir import DataDir
+from taizhang.datadir import DataDir, write_transactions
 from taizhang.history import restore
 from taizhang.importer.engine import BATCHES, BATCHES_SQL
 from taizhang.registers import Definition, load
@@ -42,13 +42,11 @@ def list_batches(data_dir: DataDir, definition: Definition | None = None) -> lis
 
 def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition: Definition | None = None) -> dict[str, int]:
     definition = definition or load()
-    conns = {name: data_dir.connect(name) for name in definition.databases}
     key = audit.key_from_secret(data_dir.secret())
     undone: dict[str, int] = {}
-    try:
+    with write_transactions(data_dir, definition.databases) as conns:
         found = False
         for name, conn in conns.items():
-            conn.execute("BEGIN IMMEDIATE")
             conn.execute(BATCHES_SQL)
             status = conn.execute(f"SELECT status FROM {BATCHES} WHERE id = ?", [batch_id]).fetchone()
             if status is None:
@@ -78,17 +76,7 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
             audit.finish(conn, key)
         if not found:
             raise UndoRefused(f"没有导入批次 {batch_id}（用 taizhang imports list 查看）")
-        for conn in conns.values():
-            conn.execute("COMMIT")
-        return undone
-    except BaseException:
-        for conn in conns.values():
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        raise
-    finally:
-        for conn in conns.values():
-            conn.close()
+    return undone
 
 
 def _refuse_if_changed_since(conn, batch_id: str, entries, definition: Definition) -> None:

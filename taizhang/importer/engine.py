@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from taizhang import audit, search, xref
 from taizhang.chinese import to_simplified
 from taizhang.clock import utc_now_iso
-from taizhang.datadir import DataDir
+from taizhang.datadir import DataDir, write_transactions
 from taizhang.importer import headers as hdr
 from taizhang.importer.files import ImportFileError, open_workbook
 from taizhang.importer.values import CellError, empty, parse_cell, parse_date, parse_text
@@ -430,11 +430,9 @@ def _row_values(record: Record, columns) -> tuple[dict, dict]:
 
 def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, skip_invalid: bool = False) -> None:
     databases = sorted({p.register.database for p in run.plans})
-    conns = {name: data_dir.connect(name) for name in databases}
     key = audit.key_from_secret(data_dir.secret())
-    try:
+    with write_transactions(data_dir, databases) as conns:
         for conn in conns.values():
-            conn.execute("BEGIN IMMEDIATE")
             conn.execute(BATCHES_SQL)
             audit.begin(conn, who)
         deferred: list[tuple[Record, dict]] = []
@@ -471,17 +469,7 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
                  json.dumps(run.files, ensure_ascii=False),
                  json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False)],
             )
-        for conn in conns.values():
-            conn.execute("COMMIT")
-        run.written = True
-    except BaseException:
-        for conn in conns.values():
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        raise
-    finally:
-        for conn in conns.values():
-            conn.close()
+    run.written = True
 
 
 def _savepoint(run: Run, conn, record: Record, action) -> bool:
