@@ -38,6 +38,9 @@ ROUTES = {
     r"^/-/import/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<token>[0-9a-f]+)/status(\.json)?$": [f"/-/import/hr/{CA}/abc123/status.json"],
     r"^/-/import/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<token>[0-9a-f]+)/report\.xlsx$": [f"/-/import/hr/{CA}/abc123/report.xlsx"],
     r"^/-/imports$": ["/-/imports"],
+    r"^/$": ["/"],
+    # part of the canary: the page echoes the query, and must show no row holding the whole of it
+    r"^/-/search$": [f"/-/search?q={CANARY[6:]}", "/-/search?q=保密"],
     r"/(\.(?P<format>json))?$": ["/", "/.json"],
     r"/-/(\.(?P<format>json))?$": ["/-/", "/-/.json"],
     r"/-$": ["/-"],
@@ -267,3 +270,11 @@ def test_audit_tables_hold_the_only_copies(sweep):
             holders.add(table)
     # _read_log holds what readers typed (a search for a canary), not rows.
     assert holders <= {CA, "_audit_log", "_read_log"}
+
+
+@pytest.mark.asyncio
+async def test_search_shows_the_canaries_only_to_those_who_may_see_them(sweep):
+    ds, actors = sweep
+    url = f"/-/search?q={CANARY[6:]}"
+    assert CANARY in (await ds.client.get(url, **actors["session:hr"])).text
+    assert CANARY not in (await ds.client.get(url, **actors["session:manager"])).text
