@@ -10,6 +10,7 @@ from datasette.utils import tilde_decode
 
 from taizhang import xref
 from taizhang.messages import BUSY, explain
+from taizhang.schema import quote
 from taizhang.web import definition
 
 
@@ -34,6 +35,30 @@ def _lookup_connection(datasette, database: str) -> sqlite3.Connection | None:
     (target,) = targets  # one file of targets: ops.db
     path = datasette.get_database(target).path
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+DELETE_PATH = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<pk>[^/]+)/-/delete$")
+
+
+def _referenced_by(conn, table: str, row_id) -> str | None:
+    """Which rows still refer to a row being deleted, as a sentence (None if none do)."""
+    parts = []
+    for reg in definition().registers.values():
+        for col in reg.foreign_keys:
+            if col.references != table:
+                continue
+            try:
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT id FROM {quote(reg.name)} WHERE {quote(col.name)} = ? ORDER BY id LIMIT 6", [row_id])]
+            except sqlite3.OperationalError:   # a register of the other database file
+                continue
+            if ids:
+                count = conn.execute(f"SELECT count(*) FROM {quote(reg.name)} WHERE {quote(col.name)} = ?", [row_id]).fetchone()[0]
+                shown = "、".join(map(str, ids[:5])) + ("…" if count > 5 else "")
+                parts.append(f"{reg.label}{count} 条（{col.label}，id {shown}）")
+    if not parts:
+        return None
+    return "不能删除：仍有记录引用它——" + "；".join(parts) + "。请先修改或删除这些记录。"
 
 
 # The JSON write API's routes: their bodies are kept so an error can quote the values received.
@@ -120,6 +145,11 @@ def write_wrapper(datasette, database, request, transaction):
         try:
             yield
         except sqlite3.IntegrityError as ex:
+            deleting = DELETE_PATH.match(request.path) if request else None
+            if deleting and "FOREIGN KEY" in str(ex):
+                sentence = _referenced_by(conn, tilde_decode(deleting["table"]), tilde_decode(deleting["pk"]))
+                if sentence:
+                    raise sqlite3.IntegrityError(sentence) from ex
             table, rows = _rows_written(request)
             raise sqlite3.IntegrityError(explain(str(ex), definition(), table, rows)) from ex
         if has_references:

@@ -48,3 +48,16 @@ async def test_partner_and_employee_pages(demo_ds, demo_data_dir):
     assert "保密协议" not in partner
     employee = (await demo_ds.client.get("/ops/employees/2", actor=actor("viewer"))).text
     assert "员工培训档案（员工）" in employee and re.search(r"\d{4} 年已参加培训 [\d.]+ 学时", employee)
+
+
+@pytest.mark.asyncio
+async def test_deleting_a_referenced_row_says_which_rows_refer_to_it(empty_ds):
+    admin = actor("admin")
+    await empty_ds.client.post("/ops/meetings/-/insert", json={"row": {"title": "运营周会", "held_on": "2024-10-08"}}, actor=admin)
+    await empty_ds.client.post("/ops/meeting_actions/-/insert", json={"rows": [
+        {"meeting_id": 1, "item": f"事项{i}"} for i in range(7)]}, actor=admin)
+    response = await empty_ds.client.post("/ops/meetings/1/-/delete", actor=admin)
+    assert response.status_code == 400
+    message = response.json()["errors"][0]
+    assert message.startswith("不能删除：仍有记录引用它——会议决议7 条（会议，id 1、2、3、4、5…）")
+    assert (await empty_ds.client.get("/ops/meetings/1.json", actor=admin)).status_code == 200
