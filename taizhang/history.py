@@ -59,11 +59,6 @@ class Entry:
         return self.before if self.operation == "delete" else self.after
 
 
-def _label(definition: Definition, table: str, column: str) -> str:
-    reg = definition.registers.get(table)
-    return reg.columns[column].label if reg and column in reg.columns else column
-
-
 def _changes(definition: Definition, table: str, before: dict | None, after: dict | None) -> list[Change]:
     columns = list(dict.fromkeys([*(before or {}), *(after or {})]))
     out = []
@@ -76,7 +71,7 @@ def _changes(definition: Definition, table: str, before: dict | None, after: dic
             continue
         if old is None and new is None:
             continue
-        out.append(Change(column, _label(definition, table, column), old, new))
+        out.append(Change(column, definition.column_label(table, column), old, new))
     return out
 
 

@@ -19,13 +19,6 @@ _NOT_NULL = re.compile(r"^NOT NULL constraint failed: (\w+)\.(\w+)$")
 _UNIQUE = re.compile(r"^UNIQUE constraint failed: (.+)$")
 
 
-def _label(definition: Definition, table: str, column: str) -> str:
-    reg = definition.registers.get(table)
-    if reg and column in reg.columns:
-        return reg.columns[column].label
-    return column
-
-
 def explain(message: str, definition: Definition, table: str | None = None, rows=()) -> str:
     """The sentence for a constraint error; with the rows that were being written (the JSON
     API's request body), the values received for the fields concerned are added."""
@@ -34,10 +27,10 @@ def explain(message: str, definition: Definition, table: str | None = None, rows
         text = m.group(1)
         columns = check_columns(reg).get(text, []) if reg else []
     elif m := _NOT_NULL.match(message):
-        return f"{_label(definition, m.group(1), m.group(2))}为必填项，不能为空"
+        return f"{definition.column_label(m.group(1), m.group(2))}为必填项，不能为空"
     elif m := _UNIQUE.match(message):
         pairs = [p.strip().split(".", 1) for p in m.group(1).split(",")]
-        labels = "、".join(_label(definition, t, c) for t, c in pairs)
+        labels = "、".join(definition.column_label(t, c) for t, c in pairs)
         owner = definition.registers.get(pairs[0][0])
         text = f"{owner.label if owner else pairs[0][0]}中已有{labels}相同的记录，{labels}不能重复"
         columns = [c for _, c in pairs]

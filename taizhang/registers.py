@@ -113,6 +113,11 @@ class Definition:
     areas: dict[str, list[str]]
     registers: dict[str, Register]
 
+    def column_label(self, table: str, column: str) -> str:
+        """A column's Chinese label; its name for columns the definition does not know."""
+        reg = self.registers.get(table)
+        return reg.columns[column].label if reg and column in reg.columns else column
+
     def registers_in(self, database: str) -> list[Register]:
         return [r for r in self.registers.values() if r.database == database]
 
