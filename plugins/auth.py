@@ -17,7 +17,6 @@ from taizhang import throttle
 from taizhang.web import SESSION_COOKIE, actor_for, check_password, client_ip, start_session, user_store
 
 
-
 @hookimpl
 def startup(datasette):
     async def warm_up():
@@ -51,7 +50,7 @@ def asgi_wrapper(datasette):
                 authorization.decode("latin-1")
             ):
                 return await Response.text(
-                    "401 Authorization header not understood: use Bearer <token>",
+                    "401 无法识别 Authorization 请求头：请使用 Bearer <令牌>（Authorization header not understood: use Bearer <token>）",
                     status=401,
                     headers={"www-authenticate": 'Bearer realm="taizhang"'},
                 ).asgi_send(send)
