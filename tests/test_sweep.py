@@ -101,7 +101,7 @@ ROUTES = {
         f"/hr/{CA}?_facet=party_name", f"/hr/{CA}.json?_search={CANARY}", f"/hr/{CA}.json?_where=1=1",
         f"/hr/{CA}.json?_sort=scope", f"/hr/{CA}.json?_extra=facet_results,columns,count",
         f"/hr/{CA}.json?_through=" + '{"table":"x","column":"y","value":"z"}',
-        f"/hr/{CA.upper()}", f"/hr/{CA}~0A", f"/hr/{CA}~0A.json", f"/hr/Confidentiality_Agreements.json",
+        f"/hr/{CA.upper()}", f"/hr/{CA}~0A", f"/hr/{CA}~0A.json", "/hr/Confidentiality_Agreements.json",
         "/hr/expiring_confidentiality_agreements", "/hr/expiring_confidentiality_agreements.json?days=99999",
         "/hr/_audit_log.json", "/hr/_read_log.json", "/hr/sqlite_master.json",
         "/ops/partners.json", "/ops/_audit_log.json",
