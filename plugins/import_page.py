@@ -104,7 +104,7 @@ def _preview_layout(meta: dict):
     for sheet in workbook.sheets:
         if sheet.hidden:
             continue
-        layout = hdr.layout_for(sheet.rows, definition(), reg, meta["mapping"], set(meta["ignore"]))
+        layout = hdr.layout_for(sheet.head(hdr.HEADER_SEARCH_ROWS), definition(), reg, meta["mapping"], set(meta["ignore"]))
         if layout is not None:
             return layout
     return None

@@ -335,7 +335,9 @@ def test_a_data_row_starting_with_a_footer_word_is_kept(empty_data_dir, tmp_path
     assert sorted(r[0] for r in query(empty_data_dir, "SELECT name FROM departments")) == ["审批中心", "审核部"]
 
 
-def test_merged_cells_in_a_data_column_fill_down(empty_data_dir, tmp_path):
+@pytest.mark.parametrize("copy_limit", [engine.REPORT_COPY_LIMIT, 0], ids=["kept for the report", "streamed"])
+def test_merged_cells_in_a_data_column_fill_down(empty_data_dir, tmp_path, monkeypatch, copy_limit):
+    monkeypatch.setattr(engine, "REPORT_COPY_LIMIT", copy_limit)   # 0: read as a large sheet is
     load_staff(empty_data_dir, tmp_path)
     rows = [["工号", "姓名", "部门"], ["00201", "甲", "客户运营组"], ["00202", "乙", None], ["00203", "丙", None],
             ["00204", "丁", "运营部"]]
@@ -345,6 +347,41 @@ def test_merged_cells_in_a_data_column_fill_down(empty_data_dir, tmp_path):
     assert query(empty_data_dir, "SELECT e.employee_no, d.name FROM employees e JOIN departments d ON d.id = e.department_id "
                                  "WHERE employee_no LIKE '002%' ORDER BY 1") == [
         ("00201", "客户运营组"), ("00202", "客户运营组"), ("00203", "客户运营组"), ("00204", "运营部")]
+
+
+def test_a_large_sheet_is_streamed_not_copied(empty_data_dir, tmp_path, monkeypatch):
+    """Over REPORT_COPY_LIMIT rows the sheet is read row by row and not kept; the records are
+    those of a sheet read whole (rows, values, problems, footers)."""
+    rows = [["合作伙伴名称", "类别", "开始合作日期", "对接负责人", "备注"], *(
+        [f"伙伴{i:02d}", "媒体", "2024年3月5日" if i % 2 else "2024-02-30", "张伟" if i == 1 else None, f"第{i}行"]
+        for i in range(1, 9)), ["合计", "8 家"]]
+    path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名册"], [], *rows], merges=["A1:E1"])
+    whole = import_files(empty_data_dir, [path], register="partners", dry_run=True)
+    monkeypatch.setattr(engine, "REPORT_COPY_LIMIT", 5)
+    streamed = import_files(empty_data_dir, [path], register="partners", dry_run=True)
+    assert len(whole.plans[0].rows) == 12 and streamed.plans[0].rows == []
+    assert [(r.row, r.values, r.refs, r.ok) for r in streamed.plans[0].records] == \
+        [(r.row, r.values, r.refs, r.ok) for r in whole.plans[0].records]
+    assert [(r.row, r.values["cooperating_since"]) for r in streamed.plans[0].records if r.ok] == \
+        [(6, "2024-03-05"), (8, "2024-03-05"), (10, "2024-03-05")]
+    assert streamed.plans[0].records[0].refs == (("owner_id", "_direct", "张伟"),)
+    # a value that fails fails on every row it is on, however often it repeats
+    assert [(p.row, p.column) for p in streamed.problems] == \
+        [(row, "开始合作日期") for row in (5, 7, 9, 11)] + [(4, "对接负责人")]
+    assert streamed.problems == whole.problems and streamed.notices == whole.notices
+
+
+def test_the_search_index_is_filled_as_rows_are_written(empty_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "DRAIN_EVERY", engine.CHUNK)
+    drained = []
+    monkeypatch.setattr(engine.search, "drain", lambda conn, d, drain=engine.search.drain: drained.append(drain(conn, d)))
+    n = engine.CHUNK * 2 + 7
+    path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], *([f"索引伙伴{i:04d}", "媒体"] for i in range(n))])
+    run = import_files(empty_data_dir, [path])
+    assert run.written and run.counts["partners"]["inserted"] == n
+    assert drained[:2] == [engine.CHUNK, engine.CHUNK] and sum(drained) == n
+    assert one(empty_data_dir, "SELECT count(*) FROM _search_queue") == 0
+    assert one(empty_data_dir, "SELECT count(*) FROM partners_fts") == n
 
 
 def test_a_hidden_sheet_is_ignored_unless_named(empty_data_dir, tmp_path):
@@ -1078,7 +1115,7 @@ def test_cli_import_list_and_undo(empty_data_dir, tmp_path):
     path = roster(tmp_path)
     result = _cli("import", path, "--data-dir", empty_data_dir.path, "--actor", "wang")
     assert result.exit_code == 0, result.output
-    batch = re.search(r"批次 (I[\d-]+-[0-9a-f]{4})", result.output)[1]
+    batch = re.search(r"批次 (I[\d-]+-[0-9a-f]{8})", result.output)[1]
     assert "员工 新增 5" in result.output
     result = _cli("imports", "list", "--data-dir", empty_data_dir.path)
     assert result.exit_code == 0 and batch in result.output and "花名册.xlsx" in result.output and "wang" in result.output
@@ -1151,11 +1188,11 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
                                               *([f"导入伙伴{i:04d}", "媒体", "王", f"第{i}行"] for i in range(n))])
     held, write_plan = {}, engine._write_plan
 
-    def slow_first_write(run, conn, plan):
+    def slow_first_write(run, conn, plan, *args):
         if not held:   # the import holds the write lock from before here to its commit
             held["from"] = time.monotonic()
             time.sleep(0.5)
-        return write_plan(run, conn, plan)
+        return write_plan(run, conn, plan, *args)
 
     def run_import():
         try:

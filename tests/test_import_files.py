@@ -342,6 +342,40 @@ def test_merged_cells_fill_down_but_title_rows_stay(tmp_path):
     assert [row[1] for row in rows[3:6]] == ["张伟", "王芳", "李娜"]
 
 
+def test_streamed_rows_are_the_rows(tmp_path):
+    """head, iter_rows and row_count give what rows gives, without building it: the rows above
+    the first used one, the columns left of it, merged cells filled (a merge running into the
+    start row included)."""
+    def fill(wb):
+        ws = wb.active
+        ws["C3"] = "名册"
+        ws.merge_cells("C3:F3")
+        ws["C5"], ws["D5"], ws["E5"] = "部门", "姓名", "备注"
+        ws["C6"], ws["D6"], ws["D7"], ws["D8"], ws["E8"] = "运营部", "张伟", "王芳", "李娜", datetime.date(2024, 3, 1)
+        ws.merge_cells("C6:C8")
+        ws["D9"] = "组"
+        ws.merge_cells("D9:E11")
+        ws["C12"] = 1.5
+
+    path = write_xlsx(tmp_path / "流.xlsx", fill)
+    streamed = open_workbook(path).sheets[0]
+    rows = open_workbook(path).sheets[0].rows
+    assert streamed.row_count == len(rows) == 12
+    assert streamed.head(6) == rows[:6] and streamed.head(50) == rows
+    for start in (0, 5, 6, 7, 9, 10, 12, 20):
+        assert list(streamed.iter_rows(start)) == rows[start:]
+    assert [row[2] for row in rows[5:8]] == ["运营部"] * 3
+    assert [row[3:5] for row in rows[8:11]] == [["组", "组"]] * 3 and rows[11][2] == 1.5
+    streamed.release()
+    assert streamed.rows == [] and streamed.row_count == 0 and list(streamed.iter_rows()) == []
+
+
+def test_an_empty_sheet_streams_nothing(tmp_path):
+    book = open_workbook(write_xlsx(tmp_path / "空表.xlsx", lambda wb: wb.active.append(["姓名"]), sheets=2))
+    empty = book.sheets[1]
+    assert (empty.row_count, empty.head(30), list(empty.iter_rows()), empty.rows) == (0, [], [], [])
+
+
 def test_number_formats_of_a_column(tmp_path):
     def fill(wb):
         ws = wb.active

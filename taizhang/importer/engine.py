@@ -36,9 +36,14 @@ from taizhang.schema import check_columns, quote
 
 MODES = ("upsert", "append", "replace")
 # Sheets up to this many rows are kept whole for the report's highlighted copy; larger ones are
-# let go once read, so a 200,000-row import does not hold the sheet and its records at once.
+# streamed row by row, so a 200,000-row import does not hold the sheet and its records at once.
 REPORT_COPY_LIMIT = 10_000
 PROGRESS_EVERY = 1_000
+# A column's raw values are parsed once each (dates and the few names of a choice repeat down a
+# sheet) until the column has this many distinct ones: then it is free text, parsed cell by cell.
+PARSE_MEMO_LIMIT = 10_000
+# Raw values remembered by their own equality: numbers are not (1 == 1.0 == True, 0.0 == -0.0).
+MEMO_TYPES = frozenset({str, datetime.date, datetime.datetime, datetime.time})
 BATCHES = "_import_batches"
 BATCHES_SQL = f"""CREATE TABLE IF NOT EXISTS {BATCHES} (
   id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, actor TEXT, mode TEXT NOT NULL,
@@ -61,18 +66,27 @@ class Problem:
     hint: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Record:
     plan: "SheetPlan"
     row: int                                     # Excel row number
-    values: dict[str, object] = field(default_factory=dict)
-    refs: dict[str, dict[str, object]] = field(default_factory=dict)   # fk column -> part -> value
+    values: dict[str, object] = field(default_factory=dict)   # a list while the sheet is read (_collect_rows)
+    # The row's reference cells, (fk column, part, raw value) in sheet order: a tuple, as a dict
+    # of dicts per row would cost more than the row's values. ref_parts() groups them.
+    refs: tuple[tuple[str, str, object], ...] = ()
     ok: bool = True
     row_id: int | None = None                    # set once written / matched
     outcome: str | None = None                   # inserted | updated | unchanged | duplicate
 
     def key(self) -> tuple:
         return tuple(_identity(self.values.get(c)) for c in self.plan.register.natural_key)
+
+    def ref_parts(self) -> dict[str, dict[str, object]]:
+        """fk column -> part -> raw value ('_direct' for a column that names the row itself)."""
+        parts: dict[str, dict[str, object]] = {}
+        for column, part, value in self.refs:
+            parts.setdefault(column, {})[part] = value
+        return parts
 
 
 def _identity(value):
@@ -134,7 +148,7 @@ class Run:
 
 def new_batch_id() -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
-    return f"I{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    return f"I{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
 
 
 # -- 1. read ---------------------------------------------------------------------------------
@@ -148,16 +162,18 @@ def read(run: Run, paths: list[pathlib.Path], definition: Definition, register: 
             names = "、".join(s.name for s in workbook.sheets)
             raise ImportStopped(f"{path.name} 中没有名为「{sheet}」的工作表；现有：{names}")
         for ws in sheets:
-            layout = _layout(ws.rows, definition, register, [ws.name, path.stem], mapping, ignore)
+            layout = _layout(ws.head(hdr.HEADER_SEARCH_ROWS), definition, register, [ws.name, path.stem], mapping, ignore)
             if layout is None:
                 if len(sheets) == 1:
                     raise ImportStopped(f"{path.name}「{ws.name}」中找不到台账的表头；请确认表头行包含各列名称，或用 --register 指定台账")
                 run.notices.append(f"{path.name}「{ws.name}」不是台账表格，已跳过")
                 continue
             _check_columns(path, ws.name, layout)
-            plan = SheetPlan(path, ws.name, layout, rows=ws.rows if len(ws.rows) <= REPORT_COPY_LIMIT else [])
-            _collect_rows(run, plan, ws, workbook.date1904, definition)
-            ws.rows = []
+            # A large sheet is streamed and never held whole; a small one is kept for the report.
+            plan = SheetPlan(path, ws.name, layout, rows=ws.rows if ws.row_count <= REPORT_COPY_LIMIT else [])
+            slots = _collect_rows(run, plan, ws, workbook.date1904, definition)
+            ws.release()
+            _values_to_dicts(plan, slots)
             run.plans.append(plan)
             run.files[-1]["sheets"].append({"sheet": ws.name, "register": layout.register.name, "rows": len(plan.records)})
             run.notices.extend(f"{path.name}「{ws.name}」：{n}" for n in layout.notices)
@@ -190,42 +206,68 @@ def _check_columns(path, sheet, layout: hdr.Layout) -> None:
         raise ImportStopped(f"{where}缺少必填的列：{'、'.join(missing)}。什么都没有写入。")
 
 
-def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Definition) -> None:
+# A value slot of a record being read that no cell filled: a formula without a value, a cell
+# that failed to parse (its record is rejected either way).
+_UNSET = object()
+
+
+def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Definition) -> list[str]:
+    """Parse the sheet's rows under the header into plan.records, streaming the sheet. While the
+    sheet is still held, each record's values are a list, one slot per register column the sheet
+    feeds (the columns returned) — a dict per row costs more than the row; _values_to_dicts turns
+    them into dicts once the sheet is let go."""
     layout = plan.layout
     reg = layout.register
     formulas = set(ws.formula_without_value())
     formats: dict[int, dict[int, str]] = {}
-    columns = [(i, target, reg.columns[target.column]) for i, target in layout.targets.items()]
-    total = len(ws.rows) - layout.header_row - 1
-    for index in range(layout.header_row + 1, len(ws.rows)):
+    slots: list[str] = []   # register column of each value slot, in sheet-column order
+    columns = []            # [sheet column, target, register column, value slot (None: a reference), memo]
+    for i, target in layout.targets.items():
+        col = reg.columns[target.column]
+        slot = None
+        if col.type != "fk":
+            slot = len(slots)
+            slots.append(target.column)
+        columns.append([i, target, col, slot, {}])
+    blank = [_UNSET] * len(slots)
+    total = ws.row_count - layout.header_row - 1
+    for index, row in enumerate(ws.iter_rows(layout.header_row + 1), start=layout.header_row + 1):
         if (index - layout.header_row) % PROGRESS_EVERY == 0:
             run.progress("读取", index - layout.header_row, total)
-        row = ws.rows[index]
         if all(empty(v) for v in row):
             continue
         if hdr.is_footer(row):
             if any(not empty(v) for v in row):
                 run.notices.append(f"{plan.file.name}「{plan.sheet}」第 {index + 1} 行是表尾（{str(next(v for v in row if not empty(v)))[:20]}…），已跳过")
             continue
-        record = Record(plan, index + 1)
-        for i, target, col in columns:
+        values = blank.copy()
+        record = Record(plan, index + 1, values)
+        for entry in columns:
+            i, target, col, slot, memo = entry
             value = row[i] if i < len(row) else ""
             if formulas and (index, i) in formulas:
                 run.problem(record, target.column, "（公式）", "公式没有计算结果", "请在 Excel 中打开并保存一次，让公式算出结果")
                 continue
             if value == "" or value is None:   # many cells of a register: nothing to parse
-                if col.type != "fk":
-                    record.values[target.column] = None
+                if slot is not None:
+                    values[slot] = None
                 continue
-            if col.type == "fk":
+            if slot is None:   # a reference (or a part of one), resolved later
                 if isinstance(value, float):   # 工号 typed as 12 and shown as 00012
                     if i not in formats:
                         formats[i] = ws.number_formats(i)
                     if re.fullmatch(r"0+", formats[i].get(index) or ""):
                         value = parse_text(value, formats[i][index])
                 if not empty(value):
-                    part = target.part or "_direct"
-                    record.refs.setdefault(target.column, {})[part] = value
+                    if memo is not None and type(value) is str:   # the same few names, one string each
+                        value = memo.setdefault(value, value)
+                        if len(memo) > PARSE_MEMO_LIMIT:
+                            entry[4] = None
+                    record.refs += ((target.column, target.part or "_direct", value),)
+                continue
+            memoised = memo is not None and type(value) in MEMO_TYPES
+            if memoised and (parsed := memo.get(value, _UNSET)) is not _UNSET:
+                values[slot] = parsed
                 continue
             try:
                 number_format = None
@@ -233,13 +275,30 @@ def _collect_rows(run: Run, plan: SheetPlan, ws, date1904: bool, definition: Def
                     if i not in formats:
                         formats[i] = ws.number_formats(i)
                     number_format = formats[i].get(index)
-                record.values[target.column] = parse_cell(col, value, date1904=date1904, scale=target.scale,
-                                                          number_format=number_format)
+                parsed = parse_cell(col, value, date1904=date1904, scale=target.scale, number_format=number_format)
             except CellError as ex:
                 run.problem(record, target.column, value, ex.reason, ex.hint)
+                continue
+            values[slot] = parsed
+            if memoised:
+                memo[value] = parsed
+                if len(memo) > PARSE_MEMO_LIMIT:
+                    entry[4] = None
         plan.records.append(record)
     if not plan.records:
         run.notices.append(f"{plan.file.name}「{plan.sheet}」有表头但没有数据行")
+    return slots
+
+
+def _values_to_dicts(plan: SheetPlan, slots: list[str]) -> None:
+    """Each record's value slots -> {register column: value}, in sheet-column order, without the
+    slots no cell filled (as if each value had been set in a dict as its cell was parsed). Only a
+    rejected record can have such a slot."""
+    for record in plan.records:
+        if record.ok:
+            record.values = dict(zip(slots, record.values))
+        else:
+            record.values = {column: v for column, v in zip(slots, record.values) if v is not _UNSET}
 
 
 # -- 3. resolve references --------------------------------------------------------------------
@@ -334,7 +393,7 @@ def resolve(run: Run, data_dir: DataDir, definition: Definition, date1904: bool 
                 finally:
                     conn.close()
         for record in plan.records:
-            for column, parts in record.refs.items():
+            for column, parts in record.ref_parts().items():
                 col = plan.register.columns[column]
                 try:
                     entry, reason, hint = lookups[col.references].find(parts, date1904)
@@ -353,7 +412,7 @@ def check(run: Run, definition: Definition) -> None:
         for record in plan.records:
             for col in reg.columns.values():
                 if col.required and col.name in plan.column_index and record.values.get(col.name) is None \
-                        and not (col.type == "fk" and col.name in record.refs) and record.ok:
+                        and not (col.type == "fk" and any(c == col.name for c, _, _ in record.refs)) and record.ok:
                     run.problem(record, col.name, "", f"{col.label}为必填项", f"请填写{col.label}")
                 if col.not_before and record.values.get(col.name) and record.values.get(col.not_before):
                     if record.values[col.name] < record.values[col.not_before]:
@@ -440,7 +499,7 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
             conn = conns[plan.register.database]
             if run.mode == "replace":
                 _replace(run, conn, plan, definition)
-            deferred += _write_plan(run, conn, plan)
+            deferred += _write_plan(run, conn, plan, definition)
         for record, later in deferred:
             if record.row_id is None:
                 continue
@@ -491,9 +550,12 @@ def _savepoint(run: Run, conn, record: Record, action) -> bool:
 # Rows are written this many at a time, in one savepoint, inserts with executemany; a chunk the
 # database refuses is written again row by row, to name the rows it refuses.
 CHUNK = 500
+# The search index is brought up to date every this many rows, in the same transaction: drained
+# all at once at the end, 200,000 queued rows would have their index text built all at once.
+DRAIN_EVERY = 10_000
 
 
-def _write_plan(run: Run, conn, plan: SheetPlan) -> list[tuple[Record, dict]]:
+def _write_plan(run: Run, conn, plan: SheetPlan, definition: Definition) -> list[tuple[Record, dict]]:
     """Insert or update the plan's rows; returns the references to fill in once all are written."""
     reg = plan.register
     columns = list(plan.column_index)
@@ -506,6 +568,8 @@ def _write_plan(run: Run, conn, plan: SheetPlan) -> list[tuple[Record, dict]]:
     deferred = []
     for start in range(0, len(todo), CHUNK):
         run.progress("写入", start, len(todo))
+        if start and start % DRAIN_EVERY == 0:
+            search.drain(conn, definition)
         actions = []
         for record in todo[start : start + CHUNK]:
             now, later = _row_values(record, columns)
@@ -513,6 +577,8 @@ def _write_plan(run: Run, conn, plan: SheetPlan) -> list[tuple[Record, dict]]:
                 deferred.append((record, later))
             key = tuple(now.get(c) for c in reg.natural_key)
             current = existing.get(key) if all(c in now for c in reg.natural_key) else None
+            if type(current) is tuple:   # a row inserted earlier in this plan: (id, its values by column)
+                current = {**dict(zip(columns, current[1])), "id": current[0]}
             if current is None:
                 actions.append(("insert", record, now, key))
                 continue
@@ -534,7 +600,7 @@ def _write_plan(run: Run, conn, plan: SheetPlan) -> list[tuple[Record, dict]]:
             record.outcome = "inserted" if kind == "insert" else "updated"
             run.count(reg.name, record.outcome)
             if kind == "insert":   # later rows of the run with the same key update this one
-                existing[key] = {**values, "id": record.row_id}
+                existing[key] = (record.row_id, tuple(map(values.get, columns)))   # a dict per row costs more
     return deferred
 
 

@@ -2,7 +2,11 @@
 
 Whatever is wrong with the file itself (format, damage, password, hostile content) becomes an
 ImportFileError: one Chinese line naming the file. Indices are 0-based Excel coordinates (rows[0]
-is Excel row 1 even when the data starts lower), so rows, number_formats and formulas agree."""
+is Excel row 1 even when the data starts lower), so rows, number_formats and formulas agree.
+
+A sheet of an xlsx is not turned into Python objects when the file is opened: `head` and
+`iter_rows` stream it row by row (what the import does, so a large sheet is never held twice),
+and `rows` builds the whole list only when someone asks for it."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
+from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import python_calamine
 
@@ -72,13 +77,64 @@ class ImportFileError(Exception):
     """One-line, Chinese, actionable message naming the file; the CLI prints it and exits non-zero."""
 
 
-@dataclass
 class Sheet:
-    name: str
-    hidden: bool
-    rows: list[list[object]]  # calamine's values, '' for empty; vertical merges filled
-    number_formats: Callable[[int], dict[int, str]]  # col -> {row: format code}, computed on call
-    formula_without_value: Callable[[], list[tuple[int, int]]]  # [(row, col)], computed on call
+    """One worksheet: calamine's values, '' for empty, vertical merges filled; rows[i] is Excel row
+    i + 1. `number_formats(col)` -> {row: format code} and `formula_without_value()` -> [(row, col)]
+    scan the sheet's XML when called.
+
+    An xlsx sheet keeps calamine's own copy of its cells and hands them out as Python rows on
+    demand: `head(n)` and `iter_rows(start)` stream them (merged cells filled on the way), `rows`
+    builds the whole list once and keeps it (a CSV is read whole, so its rows are given)."""
+
+    def __init__(
+        self, name: str, hidden: bool, rows: list[list[object]] | None = None,
+        number_formats: Callable[[int], dict[int, str]] = lambda col: {},
+        formula_without_value: Callable[[], list[tuple[int, int]]] = lambda: [],
+        *, source: _CalamineSource | None = None,
+    ) -> None:
+        self.name = name
+        self.hidden = hidden
+        self.number_formats = number_formats
+        self.formula_without_value = formula_without_value
+        if rows is None and source is None:
+            rows = []
+        self._rows = rows  # None: not built yet, streamed from the source
+        self._source = source
+
+    def __repr__(self) -> str:
+        return f"Sheet(name={self.name!r}, hidden={self.hidden}, row_count={self.row_count})"
+
+    @property
+    def rows(self) -> list[list[object]]:
+        """The whole sheet, built on first use and kept."""
+        if self._rows is None:
+            self._rows = self._source.materialise()
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: list[list[object]]) -> None:
+        self._rows, self._source = rows, None
+
+    @property
+    def row_count(self) -> int:
+        """len(rows), without building them: the last used Excel row's number."""
+        return len(self._rows) if self._rows is not None else self._source.row_count
+
+    def head(self, n: int) -> list[list[object]]:
+        """The first n rows (rows[:n]), merged cells filled."""
+        if self._rows is not None:
+            return self._rows[:n]
+        return list(islice(self._source.stream(), n))
+
+    def iter_rows(self, start: int = 0) -> Iterator[list[object]]:
+        """rows[start:], one row at a time; streamed unless the rows are already built."""
+        if self._rows is not None:
+            return islice(self._rows, start, None)
+        return islice(self._source.stream(), start, None)
+
+    def release(self) -> None:
+        """Let go of the sheet's cells (the lazy format and formula scans still work)."""
+        self.rows = []
 
 
 @dataclass
@@ -143,7 +199,7 @@ def _open_xlsx(path: Path, max_uncompressed: int) -> Workbook:
     except Exception:  # BadZipFile, zlib.error, EOFError, ParseError...: all mean a broken file
         raise _error(path, DAMAGED) from None
     sheets = _read_sheets(path, parts)
-    if not any(cell != "" for sheet in sheets for row in sheet.rows for cell in row):
+    if not any(cell != "" for sheet in sheets for row in sheet.iter_rows() for cell in row):
         raise _error(path, "没有任何数据")
     return Workbook(path, "xlsx", sheets, parts.date1904)
 
@@ -190,17 +246,68 @@ def _read_sheets(path: Path, parts: _XlsxParts) -> list[Sheet]:
             for index, meta in enumerate(book.sheets_metadata):
                 if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
                     continue  # chart and macro sheets hold no cells
-                sheet = book.get_sheet_by_index(index)
-                rows = sheet.to_python(skip_empty_area=False)
-                _fill_merged(rows, sheet.merged_cell_ranges or [])
+                source = _CalamineSource(path, book.get_sheet_by_index(index))
                 hidden = meta.visible != python_calamine.SheetVisibleEnum.Visible
                 lazy = partial(parts.number_formats, meta.name), partial(parts.formula_without_value, meta.name)
-                sheets.append(Sheet(meta.name, hidden, rows, *lazy))
+                sheets.append(Sheet(meta.name, hidden, None, *lazy, source=source))
     except python_calamine.PasswordError:
         raise _error(path, PROTECTED) from None
     except Exception as exc:
         raise _unreadable(path, exc) from None
     return sheets
+
+
+class _CalamineSource:
+    """A sheet as calamine holds it (its cells in Rust, parsed once when the file is opened),
+    turned into Python rows on demand: all at once, or streamed."""
+
+    def __init__(self, path: Path, sheet: python_calamine.CalamineSheet) -> None:
+        self.path = path
+        self.sheet = sheet
+        self.merged = sheet.merged_cell_ranges or []
+        end = sheet.end
+        self.row_count = end[0] + 1 if sheet.start is not None and end is not None else 0
+
+    def materialise(self) -> list[list[object]]:
+        with _wrap_errors(self.path):
+            rows = self.sheet.to_python(skip_empty_area=False)
+        _fill_merged(rows, self.merged)
+        return rows
+
+    def stream(self) -> Iterator[list[object]]:
+        """The rows of materialise(), one at a time. calamine's iter_rows yields the rows above
+        the first used one as it should, but each row only from the first used column on."""
+        if not self.row_count:
+            return
+        try:
+            pad = [""] * self.sheet.start[1]
+            rows: Iterable[list[object]] = self.sheet.iter_rows()
+            if pad:
+                rows = (pad + row for row in rows)
+            if any(r1 < r2 for (r1, _), (r2, _) in self.merged):
+                rows = _fill_merged_stream(rows, self.merged)
+            yield from rows
+        except ImportFileError:
+            raise
+        except Exception as exc:
+            raise _unreadable(self.path, exc) from None
+
+
+def _fill_merged_stream(rows: Iterable[list[object]], ranges) -> Iterator[list[object]]:
+    """_fill_merged, row by row: a range's top-left value is picked up when its first row goes
+    by and copied into its cells until its last row."""
+    pending = sorted(((r1, c1, r2, c2) for (r1, c1), (r2, c2) in ranges if r1 < r2), reverse=True)
+    active: list[tuple[int, int, int, object]] = []  # (last row, first col, last col, value)
+    for index, row in enumerate(rows):
+        while pending and pending[-1][0] == index:
+            _, c1, r2, c2 = pending.pop()
+            if c1 < len(row):
+                active.append((r2, c1, c2, row[c1]))
+        if active:
+            for r2, c1, c2, value in active:
+                row[c1 : c2 + 1] = [value] * len(row[c1 : c2 + 1])
+            active = [a for a in active if a[0] > index]
+        yield row
 
 
 def _fill_merged(rows: list[list[object]], ranges: list[tuple[tuple[int, int], tuple[int, int]]]) -> None:
@@ -357,7 +464,7 @@ def _open_text(path: Path, head: bytes, max_bytes: int) -> Workbook:
         raise _unreadable(path, exc) from None
     if not any(cell != "" for row in rows for cell in row):
         raise _error(path, "没有任何数据")
-    sheet = Sheet(path.stem, False, rows, number_formats=lambda col: {}, formula_without_value=lambda: [])
+    sheet = Sheet(path.stem, False, rows)
     return Workbook(path, "csv", [sheet], date1904=False)
 
 
