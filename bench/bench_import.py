@@ -765,10 +765,9 @@ def main(argv=None) -> int:
                     md += [f"### {name}", "", "```", text, "```", ""]
             if problems:
                 md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
-            out = pathlib.Path(args.markdown)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text("\n".join(md), encoding="utf-8")
-            print(f"\nwrote {out}")
+            from bench_serve import write_markdown  # noqa: PLC0415  (as machine() above)
+
+            write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -527,6 +527,21 @@ def render_markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+# Text after this line in a results file is written by hand and survives a re-run.
+HAND_WRITTEN = "<!-- Written by hand below: kept when the figures above are regenerated. -->"
+
+
+def write_markdown(path, lines: list[str]) -> None:
+    """Write a results file, keeping the hand-written part of the one it replaces."""
+    out = pathlib.Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kept = ""
+    if out.exists() and HAND_WRITTEN in (old := out.read_text(encoding="utf-8")):
+        kept = "\n" + HAND_WRITTEN + old.split(HAND_WRITTEN, 1)[1]
+    out.write_text("\n".join(lines) + kept, encoding="utf-8")
+    print(f"\nwrote {out}")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -723,10 +738,7 @@ def main(argv=None) -> int:
             ]
             if problems:
                 md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
-            out = pathlib.Path(args.markdown)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text("\n".join(md), encoding="utf-8")
-            print(f"\nwrote {out}")
+            write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

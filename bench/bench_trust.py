@@ -705,10 +705,7 @@ def main(argv=None) -> int:
             md += ["`!` marks a figure with non-200 responses, socket errors or too few requests.", ""]
             if problems:
                 md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
-            out = pathlib.Path(args.markdown)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text("\n".join(md), encoding="utf-8")
-            print(f"\nwrote {out}")
+            bs.write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
