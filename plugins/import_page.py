@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import secrets
+import time
 
 from datasette import hookimpl
 from datasette.resources import TableResource
@@ -26,6 +27,8 @@ from taizhang.web import data_dir, definition
 # The upload limit; datasette.yml can set plugins.taizhang.max_upload_mb.
 DEFAULT_MAX_UPLOAD_MB = 20
 PREVIEW_ROWS = 20
+# Uploads (and their reports) are removed this long after they were made.
+KEEP_UPLOADS_SECONDS = 24 * 3600
 JOBS: dict[str, dict] = {}
 
 
@@ -45,6 +48,14 @@ def _uploads(datasette) -> pathlib.Path:
     folder = data_dir(datasette).path / "uploads"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
+
+
+def _prune(folder: pathlib.Path) -> None:
+    """Uploads hold register data: none is kept longer than it takes to finish an import."""
+    cutoff = time.time() - KEEP_UPLOADS_SECONDS
+    for path in folder.iterdir():
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
 
 
 def _job_file(datasette, request, token: str) -> tuple[pathlib.Path, dict]:
@@ -78,6 +89,7 @@ async def upload(request, datasette):
         if uploaded is None or not getattr(uploaded, "filename", ""):
             datasette.add_message(request, "请选择要导入的 Excel 文件", datasette.ERROR)
             return Response.redirect(request.path)
+        _prune(_uploads(datasette))
         token = secrets.token_hex(12)
         suffix = pathlib.Path(uploaded.filename).suffix.lower()[:8]
         path = _uploads(datasette) / f"{token}{suffix if suffix in ('.xlsx', '.csv', '.xls') else '.bin'}"
