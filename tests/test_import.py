@@ -28,7 +28,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from scripts.cli import cli
 from taizhang.datadir import REPO, DataDir, init
-from taizhang.importer import engine
+from taizhang.importer import engine, reading, writing
 from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportStopped, import_files
 from taizhang.importer.report import write_report
@@ -335,9 +335,9 @@ def test_a_data_row_starting_with_a_footer_word_is_kept(empty_data_dir, tmp_path
     assert sorted(r[0] for r in query(empty_data_dir, "SELECT name FROM departments")) == ["审批中心", "审核部"]
 
 
-@pytest.mark.parametrize("copy_limit", [engine.REPORT_COPY_LIMIT, 0], ids=["kept for the report", "streamed"])
+@pytest.mark.parametrize("copy_limit", [reading.REPORT_COPY_LIMIT, 0], ids=["kept for the report", "streamed"])
 def test_merged_cells_in_a_data_column_fill_down(empty_data_dir, tmp_path, monkeypatch, copy_limit):
-    monkeypatch.setattr(engine, "REPORT_COPY_LIMIT", copy_limit)   # 0: read as a large sheet is
+    monkeypatch.setattr(reading, "REPORT_COPY_LIMIT", copy_limit)   # 0: read as a large sheet is
     load_staff(empty_data_dir, tmp_path)
     rows = [["工号", "姓名", "部门"], ["00201", "甲", "客户运营组"], ["00202", "乙", None], ["00203", "丙", None],
             ["00204", "丁", "运营部"]]
@@ -357,7 +357,7 @@ def test_a_large_sheet_is_streamed_not_copied(empty_data_dir, tmp_path, monkeypa
         for i in range(1, 9)), ["合计", "8 家"]]
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名册"], [], *rows], merges=["A1:E1"])
     whole = import_files(empty_data_dir, [path], register="partners", dry_run=True)
-    monkeypatch.setattr(engine, "REPORT_COPY_LIMIT", 5)
+    monkeypatch.setattr(reading, "REPORT_COPY_LIMIT", 5)
     streamed = import_files(empty_data_dir, [path], register="partners", dry_run=True)
     assert len(whole.plans[0].rows) == 12 and streamed.plans[0].rows == []
     assert [(r.row, r.values, r.refs, r.ok) for r in streamed.plans[0].records] == \
@@ -372,14 +372,14 @@ def test_a_large_sheet_is_streamed_not_copied(empty_data_dir, tmp_path, monkeypa
 
 
 def test_the_search_index_is_filled_as_rows_are_written(empty_data_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "DRAIN_EVERY", engine.CHUNK)
+    monkeypatch.setattr(writing, "DRAIN_EVERY", writing.CHUNK)
     drained = []
-    monkeypatch.setattr(engine.search, "drain", lambda conn, d, drain=engine.search.drain: drained.append(drain(conn, d)))
-    n = engine.CHUNK * 2 + 7
+    monkeypatch.setattr(writing.search, "drain", lambda conn, d, drain=writing.search.drain: drained.append(drain(conn, d)))
+    n = writing.CHUNK * 2 + 7
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], *([f"索引伙伴{i:04d}", "媒体"] for i in range(n))])
     run = import_files(empty_data_dir, [path])
     assert run.written and run.counts["partners"]["inserted"] == n
-    assert drained[:2] == [engine.CHUNK, engine.CHUNK] and sum(drained) == n
+    assert drained[:2] == [writing.CHUNK, writing.CHUNK] and sum(drained) == n
     assert one(empty_data_dir, "SELECT count(*) FROM _search_queue") == 0
     assert one(empty_data_dir, "SELECT count(*) FROM partners_fts") == n
 
@@ -1186,7 +1186,7 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
     n = 3000
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别", "联系人", "备注"],
                                               *([f"导入伙伴{i:04d}", "媒体", "王", f"第{i}行"] for i in range(n))])
-    held, write_plan = {}, engine._write_plan
+    held, write_plan = {}, writing._write_plan
 
     def slow_first_write(run, conn, plan, *args):
         if not held:   # the import holds the write lock from before here to its commit
@@ -1200,7 +1200,7 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
         finally:
             held["to"] = time.monotonic()
 
-    monkeypatch.setattr(engine, "_write_plan", slow_first_write)
+    monkeypatch.setattr(writing, "_write_plan", slow_first_write)
     task = asyncio.ensure_future(asyncio.to_thread(run_import))
     responses = []
     while not task.done():
@@ -1236,7 +1236,7 @@ async def test_an_api_edit_refused_while_an_import_holds_the_lock(empty_ds, empt
     # the app's wait for the lock, 5 s, made short so that the refusal comes quickly
     await empty_ds.get_database("ops").execute_write_fn(
         lambda conn: conn.execute("PRAGMA busy_timeout = 50"), transaction=False)
-    locked, write_plan = threading.Event(), engine._write_plan
+    locked, write_plan = threading.Event(), writing._write_plan
 
     def slow_first_write(*args):
         if not locked.is_set():
@@ -1244,7 +1244,7 @@ async def test_an_api_edit_refused_while_an_import_holds_the_lock(empty_ds, empt
             time.sleep(0.4)
         return write_plan(*args)
 
-    monkeypatch.setattr(engine, "_write_plan", slow_first_write)
+    monkeypatch.setattr(writing, "_write_plan", slow_first_write)
     path = make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], ["导入伙伴", "媒体"]])
     task = asyncio.ensure_future(asyncio.to_thread(import_files, empty_data_dir, [path]))
     while not locked.is_set():
