@@ -39,6 +39,8 @@ ROUTES = {
     r"^/-/import/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<token>[0-9a-f]+)/report\.xlsx$": [f"/-/import/hr/{CA}/abc123/report.xlsx"],
     r"^/-/imports$": ["/-/imports"],
     r"^/$": ["/"],
+    r"^/-/form/(?P<database>[^/]+)/(?P<table>[^/]+)$": [f"/-/form/hr/{CA}", "/-/form/ops/partners"],
+    r"^/-/form/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<row_id>\d+)$": [f"/-/form/hr/{CA}/1", f"/-/form/hr/{CA}/999999"],
     r"^/-/linked/(?P<database>[^/]+)/(?P<parent>[^/]+)/(?P<child>[^/]+)/add$": [
         "/-/linked/ops/meetings/meeting_actions/add", f"/-/linked/hr/{CA}/{CA}/add"],
     # part of the canary: the page echoes the query, and must show no row holding the whole of it

@@ -1,0 +1,71 @@
+"""Register-aware forms: labels and widgets from the definition, typed dates, errors next to
+their field in Chinese, and the edit-conflict refusal with a deliberate overwrite."""
+
+import pytest
+
+from tests.conftest import actor
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.mark.asyncio
+async def test_insert_form_knows_the_register(empty_ds):
+    admin, editor = actor("admin"), actor("editor")
+    await empty_ds.client.post("/ops/employees/-/insert", json={"row": {"employee_no": "00012", "name": "张伟"}}, actor=admin)
+    page = (await empty_ds.client.get("/-/form/ops/partners", actor=editor)).text
+    assert "合作伙伴名称" in page and 'aria-label="必填"' in page
+    assert '<option value="供应商">' in page and "张伟（00012）" in page
+    assert "可选：供应商、渠道、媒体、技术服务、物流、其他" in page
+    response = await empty_ds.client.post("/-/form/ops/partners", data={
+        "name": "甲公司", "category": "供应商", "owner_id": "1", "agreement_start": "2024/3/5",
+        "agreement_end": "2025年3月4日"}, actor=editor)
+    assert response.status_code == 302
+    row = (await empty_ds.client.get("/ops/partners/1.json?_shape=array", actor=editor)).json()[0]
+    assert (row["category"], row["owner_id"], row["agreement_start"], row["agreement_end"]) == ("供应商", 1, "2024-03-05", "2025-03-04")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("form,field,message", [
+    ({"name": "乙", "agreement_start": "2024-02-30"}, "agreement_start", "日期不存在：2024-02-30"),
+    ({"name": "乙", "agreement_start": "2025-01-01", "agreement_end": "2024-01-01"}, "agreement_end", "协议到期日期不能早于协议开始日期"),
+    ({"name": ""}, "name", "合作伙伴名称"),
+])
+async def test_errors_appear_next_to_their_field(empty_ds, form, field, message):
+    page = await empty_ds.client.post("/-/form/ops/partners", data=form, actor=actor("editor"))
+    assert page.status_code == 200
+    html = page.text
+    block = html[html.index(f'id="f-{field}"'):]
+    block = block[:block.index('</div>')]
+    assert message in block and "field-error" in block
+    assert (await empty_ds.client.get("/ops/partners.json?_shape=array", actor=actor("editor"))).json() == []
+
+
+@pytest.mark.asyncio
+async def test_edit_conflict_then_overwrite(empty_ds, empty_data_dir):
+    admin, editor = actor("admin"), actor("editor")
+    await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲"}}, actor=admin)
+    empty_data_dir.connect("ops").execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")
+    form = await empty_ds.client.get("/-/form/ops/partners/1", actor=editor)
+    assert 'name="_version" value="2020-01-01T00:00:00Z"' in form.text
+    await empty_ds.client.post("/ops/partners/1/-/update", json={"update": {"notes": "别人先改了"}}, actor=admin)
+    stale = await empty_ds.client.post("/-/form/ops/partners/1", data={
+        "_version": "2020-01-01T00:00:00Z", "name": "甲", "notes": "我的修改"}, actor=editor)
+    assert stale.status_code == 200
+    assert "此记录已被 test-admin 于" in stale.text and "备注（合作历史）" in stale.text and "覆盖保存" in stale.text
+    row = (await empty_ds.client.get("/ops/partners/1.json?_shape=array", actor=admin)).json()[0]
+    assert row["notes"] == "别人先改了"
+    overwrite = await empty_ds.client.post("/-/form/ops/partners/1", data={
+        "_version": "2020-01-01T00:00:00Z", "name": "甲", "notes": "我的修改", "_overwrite": "覆盖保存"}, actor=editor)
+    assert overwrite.status_code == 302
+    row = (await empty_ds.client.get("/ops/partners/1.json?_shape=array", actor=admin)).json()[0]
+    assert row["notes"] == "我的修改"
+
+
+@pytest.mark.asyncio
+async def test_forms_follow_permissions(empty_ds):
+    page = await empty_ds.client.get("/ops/partners", actor=actor("editor"))
+    assert "新增合作伙伴档案（表单）" in page.text
+    for role in ("viewer", "analyst"):
+        assert (await empty_ds.client.get("/-/form/ops/partners", actor=actor(role))).status_code == 403
+    assert (await empty_ds.client.get("/-/form/hr/confidentiality_agreements", actor=actor("editor"))).status_code == 403
+    assert (await empty_ds.client.post("/-/form/ops/employees", data={"employee_no": "1", "name": "x"}, actor=actor("editor"))).status_code == 403
