@@ -4,12 +4,10 @@ taizhang/audit.py). A write that changed a table's columns regenerates the trigg
 new column's changes are recorded too."""
 
 import re
-import sqlite3
 
 from datasette import hookimpl
 
 from taizhang import audit, derived
-from taizhang.messages import BUSY
 from taizhang.web import audit_key, definition
 
 # Which door a write came through, by the path that asked for it.
@@ -55,14 +53,9 @@ def write_wrapper(datasette, database, request, transaction):
 
     def audited_write(conn):
         version = _schema_version(conn)
-        # The first write of the transaction waits for the lock (5 s): an import holding it
-        # longer gets people a sentence to act on, not "database is locked".
-        try:
-            audit.begin(conn, writer)
-        except sqlite3.OperationalError as ex:
-            if "locked" in str(ex) or "busy" in str(ex):
-                raise sqlite3.OperationalError(BUSY) from ex
-            raise
+        # (A lock timeout happens before this runs — core begins the transaction first — and is
+        # answered in Chinese by plugins/integrity.py.)
+        audit.begin(conn, writer)
         yield
         if _schema_version(conn) != version:
             derived.sync(conn, definition(), database)

@@ -7,13 +7,12 @@ since the form was opened is refused with who and when, and can be overwritten o
 import sqlite3
 
 from datasette import hookimpl
-from datasette.resources import TableResource
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang.conflicts import conflict
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import check_columns, quote
-from taizhang.web import definition
+from taizhang.web import definition, may
 
 # A reference select lists at most this many target rows (the registers it serves are small).
 MAX_CHOICES = 2000
@@ -21,8 +20,7 @@ MAX_CHOICES = 2000
 
 async def _check(datasette, request, database, table, action):
     reg = definition().registers.get(table)
-    if reg is None or reg.database != database or not await datasette.allowed(
-            action=action, resource=TableResource(database=database, table=table), actor=request.actor):
+    if reg is None or reg.database != database or not await may(datasette, request.actor, action, database, table):
         raise Forbidden("没有此操作的权限")
     return reg
 
@@ -122,8 +120,7 @@ def register_routes():
 def table_actions(datasette, actor, database, table, request):
     async def inner():
         reg = definition().registers.get(table)
-        if reg is None or not await datasette.allowed(
-                action="insert-row", resource=TableResource(database=database, table=table), actor=actor):
+        if reg is None or not await may(datasette, actor, "insert-row", database, table):
             return []
         return [{"href": datasette.urls.path(f"/-/form/{database}/{table}"), "label": f"新增{reg.label}（表单）"}]
 
@@ -134,8 +131,7 @@ def table_actions(datasette, actor, database, table, request):
 def row_actions(datasette, actor, request, database, table, row):
     async def inner():
         reg = definition().registers.get(table)
-        if reg is None or not await datasette.allowed(
-                action="update-row", resource=TableResource(database=database, table=table), actor=actor):
+        if reg is None or not await may(datasette, actor, "update-row", database, table):
             return []
         return [{"href": datasette.urls.path(f"/-/form/{database}/{table}/{row['id']}"), "label": "编辑（表单）"}]
 

@@ -3,19 +3,16 @@
 write, so it is audited like any other."""
 
 from datasette import hookimpl
-from datasette.resources import TableResource
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang import history
-from taizhang.web import definition
+from taizhang.web import definition, may
 
 INSTANCE_ROLES = {"admin", "manager"}
 
 
 async def _readable(datasette, actor, database: str, table: str) -> bool:
-    return await datasette.allowed(
-        action="view-table", resource=TableResource(database=database, table=table), actor=actor
-    )
+    return await may(datasette, actor, "view-table", database, table)
 
 
 async def _check_register(datasette, request) -> tuple[str, str]:
@@ -58,11 +55,7 @@ async def row_history(request, datasette):
     row_id = int(request.url_vars["row_id"])
     entries = await _entries(datasette, database, [table], row_id=row_id)
     reg = definition().registers[table]
-    can_restore = await datasette.allowed(
-        action="update-row", resource=TableResource(database=database, table=table), actor=request.actor
-    ) and await datasette.allowed(
-        action="insert-row", resource=TableResource(database=database, table=table), actor=request.actor
-    )
+    can_restore = await may(datasette, request.actor, "update-row", database, table) and await may(datasette, request.actor, "insert-row", database, table)
     return await _render(
         datasette, request, f"{reg.label} · 第 {row_id} 条记录的变更历史", entries,
         database=database, table=table, row_id=row_id, can_restore=can_restore,
@@ -104,9 +97,7 @@ async def restore(request, datasette):
     database, table = await _check_register(datasette, request)
     row_id = int(request.url_vars["row_id"])
     for action in ("update-row", "insert-row"):
-        if not await datasette.allowed(
-            action=action, resource=TableResource(database=database, table=table), actor=request.actor
-        ):
+        if not await may(datasette, request.actor, action, database, table):
             raise Forbidden("没有恢复此台账记录的权限")
     post = await request.post_vars()
     try:

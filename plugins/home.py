@@ -5,13 +5,12 @@ quick search across every register the reader may read."""
 import urllib.parse
 
 from datasette import hookimpl
-from datasette.resources import TableResource
 from datasette.utils.asgi import Response
 
 from taizhang import chinese, clock
 from taizhang import search as search_index
 from taizhang.schema import fts_table, quote
-from taizhang.web import definition
+from taizhang.web import definition, may
 
 # "Due" on the home page: overdue, or due within this many days.
 DUE_SOON_DAYS = 7
@@ -42,8 +41,7 @@ order by expires_on
 
 
 async def _readable(datasette, actor, reg) -> bool:
-    return await datasette.allowed(
-        action="view-table", resource=TableResource(database=reg.database, table=reg.name), actor=actor)
+    return await may(datasette, actor, "view-table", reg.database, reg.name)
 
 
 async def _rows(datasette, database: str, sql: str, params: dict) -> list[dict]:

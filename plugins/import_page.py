@@ -14,7 +14,6 @@ import secrets
 import time
 
 from datasette import hookimpl
-from datasette.resources import TableResource
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang.importer import headers as hdr
@@ -22,7 +21,7 @@ from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportFileError, ImportStopped, import_files
 from taizhang.importer.files import open_workbook
 from taizhang.importer.report import write_report
-from taizhang.web import data_dir, definition
+from taizhang.web import data_dir, definition, may
 
 # The upload limit; datasette.yml can set plugins.taizhang.max_upload_mb.
 DEFAULT_MAX_UPLOAD_MB = 20
@@ -38,8 +37,7 @@ def _settings(datasette) -> dict:
 
 async def _check(datasette, request, database, table) -> None:
     reg = definition().registers.get(table)
-    allowed = reg is not None and reg.database == database and await datasette.allowed(
-        action="insert-row", resource=TableResource(database=database, table=table), actor=request.actor)
+    allowed = reg is not None and reg.database == database and await may(datasette, request.actor, "insert-row", database, table)
     if not allowed:
         raise Forbidden("没有向此台账导入数据的权限")
 
@@ -263,8 +261,7 @@ def register_routes():
 @hookimpl
 def table_actions(datasette, actor, database, table, request):
     async def inner():
-        if table not in definition().registers or not await datasette.allowed(
-                action="insert-row", resource=TableResource(database=database, table=table), actor=actor):
+        if table not in definition().registers or not await may(datasette, actor, "insert-row", database, table):
             return []
         return [{"href": datasette.urls.path(f"/-/import/{database}/{table}"), "label": "从 Excel 导入",
                  "description": "上传 Excel 或 CSV 文件，预览、核对后导入"}]

@@ -4,12 +4,11 @@ training records with this year's hours, anyone's confidentiality agreements for
 — every register that refers to the row, as far as the reader may read it."""
 
 from datasette import hookimpl
-from datasette.resources import TableResource
 from datasette.utils.asgi import Forbidden, Response
 
 from taizhang import clock
 from taizhang.schema import quote
-from taizhang.web import definition
+from taizhang.web import definition, may
 
 SHOWN = 20
 # Columns shown for a linked row: its key and label, then status-like columns.
@@ -19,7 +18,7 @@ ADD_IN_PLACE = {("meetings", "meeting_actions")}
 
 
 async def _may(datasette, actor, action, reg) -> bool:
-    return await datasette.allowed(action=action, resource=TableResource(database=reg.database, table=reg.name), actor=actor)
+    return await may(datasette, actor, action, reg.database, reg.name)
 
 
 def _columns(reg, via: str) -> list[str]:

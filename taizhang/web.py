@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
+from datasette.resources import TableResource
 from datasette.tokens import TokenInvalid
 from itsdangerous import BadSignature
 
@@ -43,6 +44,11 @@ def audit_key(datasette) -> bytes:
     if key is None:
         key = datasette._taizhang_audit_key = key_from_secret(data_dir(datasette).secret())
     return key
+
+
+async def may(datasette, actor, action: str, database: str, table: str) -> bool:
+    """May this actor do `action` (view-table, insert-row …) on this table?"""
+    return await datasette.allowed(action=action, resource=TableResource(database=database, table=table), actor=actor)
 
 
 def definition() -> Definition:

@@ -13,7 +13,7 @@ import sqlite3
 from taizhang import audit, search
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.history import restore
-from taizhang.importer.engine import BATCHES, BATCHES_SQL
+from taizhang.importer.model import BATCHES, BATCHES_SQL
 from taizhang.registers import Definition, load
 from taizhang.schema import quote
 

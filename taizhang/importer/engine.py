@@ -23,7 +23,7 @@ from taizhang.datadir import DataDir
 from taizhang.importer.checking import check, check_cross_references, resolve
 from taizhang.importer.files import ImportFileError
 from taizhang.importer.model import (  # noqa: F401 - the engine's public names
-    BATCHES, BATCHES_SQL, MODES, ImportStopped, Problem, Run, new_batch_id,
+    MODES, ImportStopped, Problem, Run, new_batch_id,
 )
 from taizhang.importer.reading import read
 from taizhang.importer.writing import write
