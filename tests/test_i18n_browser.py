@@ -25,10 +25,10 @@ pytestmark = pytest.mark.browser
 
 CATALOGUE = REPO / "db" / "translations_js.yml"
 SYSTEM_LABELS = {"id": "编号", "created_at": "创建时间", "updated_at": "更新时间"}
-# ASCII words a Chinese page may show: product and format names, key caps, and SQLite's own
-# words in a default expression. Anything else is an untranslated string.
+# ASCII words a Chinese page may show: product and format names, and key caps (the jump menu's
+# hints show the keys as printed on the keyboard). Anything else is an untranslated string.
 ALLOWED = {"Datasette", "SQL", "SQLite", "CSV", "TSV", "JSON", "Excel", "Google", "Sheets", "HTTP",
-           "ID", "Markdown", "Enter", "Esc", "UTC", "strftime", "now"}
+           "ID", "Markdown", "Enter", "Esc"}
 # Where core's JavaScript shows data or our metadata (bilingual on purpose), not its own strings.
 DATA = (".row-dialog-label, .row-edit-fk-pk, .row-edit-fk-link, .datasette-autocomplete-list, "
         ".result-name, .result-label, .result-url, .result-description, .dropdown-column-description, "
