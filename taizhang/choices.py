@@ -42,7 +42,7 @@ def label(name, key, detail) -> str:
     if key is not None and key != name:
         text += f"（{key}）"
     if detail is not None and detail != "":
-        text += f" · {detail}"
+        text += f"· {detail}" if key is not None and key != name else f" · {detail}"
     return text
 
 
