@@ -12,10 +12,17 @@
 (function () {
   "use strict";
 
-  var settings = window.taizhangForms || {};
-  var RULES = settings.rules || null;
-  var BASE = settings.base || "/";
+  // Read when first needed: the page writes window.taizhangForms at the end of its body,
+  // after this script (in the head) has run.
+  var RULES = null;
+  var BASE = "/";
   var pickerCount = 0;
+
+  function settle() {
+    var settings = window.taizhangForms || {};
+    RULES = settings.rules || null;
+    BASE = settings.base || "/";
+  }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -356,17 +363,22 @@
   /* ---- Core's insert/edit dialog -------------------------------------------------------- */
 
   function columnField(context) {
+    settle();
     if (!RULES || context.table !== RULES.register || !RULES.columns[context.column]) {
       return null;
     }
     var rule = RULES.columns[context.column];
     var labelled = function (field) {
-      // The label element is attached after render(): name the field once it is.
+      // The label is attached after render(): name the field once it is. Core attaches the
+      // field's message line only when it has text of its own; ours need it for messages.
       setTimeout(function () {
         var label = document.getElementById(field.labelId);
         if (label) {
           label.textContent = rule.label + (rule.required ? " *" : "");
           label.title = context.column;
+        }
+        if (field.meta && !field.meta.isConnected && field.root && field.root.parentNode) {
+          field.root.parentNode.appendChild(field.meta);
         }
       }, 0);
     };
@@ -464,6 +476,7 @@
   });
 
   function start() {
+    settle();
     document.querySelectorAll("form.register-form").forEach(enhanceForm);
     // Other forms with a reference (the linked-records add form on a row page).
     document.querySelectorAll("select[data-picker-url]").forEach(function (select) {
