@@ -186,7 +186,7 @@
     var wrap = el("span", { class: "date-field" });
     input.parentNode.insertBefore(wrap, input);
     wrap.appendChild(input);
-    var button = el("button", { type: "button", class: "calendar-button", "aria-label": "从日历选择日期", title: "从日历选择日期" }, "📅");
+    var button = el("button", { type: "button", class: "calendar-button", "aria-label": "从日历选择日期", title: "从日历选择日期" }, "日历");
     var native = el("input", { type: "date", class: "native-date", tabindex: "-1", "aria-hidden": "true" });
     wrap.appendChild(button);
     wrap.appendChild(native);
