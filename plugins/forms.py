@@ -1,14 +1,24 @@
 """Register-aware forms: insert and edit a row with Chinese labels and help, required fields
-marked, selects for enums and references (张三（00012）), date and number inputs with their
-ranges, text areas for long text. Typed dates such as 2024/3/5 or 2024年3月5日 are accepted.
-The database's rules decide (errors shown next to their field); an edit of a row someone changed
-since the form was opened is refused with who and when, and can be overwritten on purpose."""
+marked, selects for enums, a searchable picker for references (张三（00012）· 市场部; a plain
+select without JavaScript), date and number inputs with their ranges, text areas for long text
+and a Markdown preview for minutes. Typed dates such as 2024/3/5 or 2024年3月5日 are accepted.
 
+The browser checks each field from the register's rules (taizhang/client_rules.py, static/rules.js)
+with the database's own sentences; the database's rules still decide (errors shown next to their
+field). An edit of a row someone changed since the form was opened is refused with who, when and
+what changed, and can be reloaded or overwritten on purpose.
+
+The same rules and scripts go to the register's table and row pages, where static/forms.js makes
+core's insert/edit dialog register-aware through its JS plugin API."""
+
+import json
 import sqlite3
 
 from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from taizhang import choices
+from taizhang.client_rules import register_rules
 from taizhang.conflicts import conflict
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import check_columns, quote
@@ -26,16 +36,34 @@ async def _check(datasette, request, database, table, action):
 
 
 async def _choices(datasette, reg) -> dict[str, list[tuple[int, str]]]:
-    """For each reference column, (id, 'label（key）') of the rows it may point to."""
+    """For each reference column, (id, '张三（00012）· 市场部') of the rows it may point to: the
+    select that works without JavaScript (forms.js turns it into the searchable picker)."""
     out = {}
     for col in reg.foreign_keys:
         target = definition().registers[col.references]
-        key = target.natural_key[0]
-        rows = (await datasette.get_database(target.database).execute(
-            f"select id, {quote(target.label_column)}, {quote(key)} from {quote(target.name)}"
-            f" order by {quote(target.label_column)} limit {MAX_CHOICES}")).rows
-        out[col.name] = [(r[0], r[1] if r[1] == r[2] else f"{r[1]}（{r[2]}）") for r in rows]
+        found = await choices.search(datasette.get_database(target.database), target, limit=MAX_CHOICES)
+        out[col.name] = [(c["id"], c["label"]) for c in found]
     return out
+
+
+def _shown(col, value, options: dict) -> str:
+    """A value as a person reads it in the conflict table."""
+    if value is None or value == "":
+        return "（空）"
+    if col.type == "fk":
+        return dict(options.get(col.name, [])).get(value, str(value))
+    if col.type == "bool":
+        return {1: "是", 0: "否"}.get(value, str(value))
+    return str(value)
+
+
+def _differences(reg, saved: dict, mine: dict, options: dict) -> list[tuple[str, str, str]]:
+    """(field, the value the other person saved, my value) for every field where they differ."""
+    def same(a, b):   # an empty text box and an empty field are the same
+        return (None if a == "" else a) == (None if b == "" else b)
+
+    return [(col.label, _shown(col, saved.get(col.name), options), _shown(col, mine.get(col.name), options))
+            for col in reg.columns.values() if not same(saved.get(col.name), mine.get(col.name))]
 
 
 def _field_errors(message: str, reg) -> dict[str, str]:
@@ -63,6 +91,9 @@ async def form(request, datasette):
     values = {c: (current or {}).get(c) for c in reg.columns}
     errors: dict[str, str] = {}
     conflict = None
+    differences = []
+    version = (current or {}).get("updated_at")
+    options = await _choices(datasette, reg)
     if request.method == "POST":
         post = await request.post_vars()
         for col in reg.columns.values():
@@ -76,13 +107,18 @@ async def form(request, datasette):
                 errors[col.name] = f"{ex.reason}。{ex.hint}"
                 values[col.name] = raw
         if not errors:
-            version = post.get("_version") if row_id and not post.get("_overwrite") else None
+            read = post.get("_version") if row_id and not post.get("_overwrite") else None
             try:
-                await db.execute_write_fn(lambda conn: _save(conn, reg, row_id, values, version), request=request)
+                await db.execute_write_fn(lambda conn: _save(conn, reg, row_id, values, read), request=request)
             except Exception as ex:  # constraint and conflict errors arrive as Chinese sentences
                 message = str(ex)
                 if message.startswith("此记录已被"):
-                    conflict = message
+                    # The API's advice (If-Match) means nothing here: the form has its own buttons.
+                    conflict = message.split("。")[0] + "。"
+                    saved = dict((await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first())
+                    differences = _differences(reg, saved, values, options)
+                    # A plain 保存 stays refused until the person chooses: reload or overwrite.
+                    version = read
                 else:
                     errors = _field_errors(message, reg)
             else:
@@ -91,8 +127,8 @@ async def form(request, datasette):
                 return Response.redirect(datasette.urls.row(database, table, str(target)))
     return Response.html(await datasette.render_template("form.html", {
         "reg": reg, "database": database, "table": table, "row_id": row_id, "values": values,
-        "errors": errors, "conflict": conflict, "choices": await _choices(datasette, reg),
-        "version": (current or {}).get("updated_at"),
+        "errors": errors, "conflict": conflict, "differences": differences, "choices": options,
+        "version": version,
     }, request=request))
 
 
@@ -136,3 +172,50 @@ def row_actions(datasette, actor, request, database, table, row):
         return [{"href": datasette.urls.path(f"/-/form/{database}/{table}/{row['id']}"), "label": "编辑（表单）"}]
 
     return inner
+
+
+async def _rules_for(datasette, request, database, table) -> dict | None:
+    """The register's rules, for someone who may add or edit its rows (else None)."""
+    reg = definition().registers.get(table or "")
+    if reg is None or reg.database != database or request is None or request.actor is None:
+        return None
+    for action in ("insert-row", "update-row"):
+        if await may(datasette, request.actor, action, database, table):
+            return register_rules(reg)
+    return None
+
+
+def _scripted(template, view_name) -> bool:
+    return view_name in ("table", "row") or template == "form.html"
+
+
+@hookimpl
+def extra_body_script(template, database, table, view_name, request, datasette):
+    if not _scripted(template, view_name):
+        return None
+
+    async def inner():
+        rules = await _rules_for(datasette, request, database, table)
+        if rules is None:
+            return ""
+        # "</" escaped: a value in the rules can never end the script element.
+        data = json.dumps({"rules": rules, "base": datasette.urls.path("/")}, ensure_ascii=False).replace("</", "<\\/")
+        return f"window.taizhangForms = {data};"
+
+    return inner
+
+
+@hookimpl
+def extra_js_urls(template, view_name, request, datasette):
+    # Row pages too without write access to the register: the linked-records add form
+    # (templates/_linked.html) uses the picker.
+    if not _scripted(template, view_name) or request is None or request.actor is None:
+        return []
+    return [datasette.urls.path("/assets/rules.js"), datasette.urls.path("/assets/forms.js")]
+
+
+@hookimpl
+def extra_css_urls(template, view_name, request, datasette):
+    if not _scripted(template, view_name) or request is None or request.actor is None:
+        return []
+    return [datasette.urls.path("/assets/forms.css")]

@@ -80,6 +80,7 @@ class Register:
     columns: dict[str, Column]
     natural_key: tuple[str, ...]
     label_column: str
+    picker_detail: str | None = None
     sort: str | None = None
     sort_desc: str | None = None
     facets: tuple[str, ...] = ()
@@ -208,6 +209,7 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         columns=columns,
         natural_key=tuple(spec["natural_key"]),
         label_column=spec["label_column"],
+        picker_detail=spec.get("picker_detail"),
         sort=spec.get("sort"),
         sort_desc=spec.get("sort_desc"),
         facets=tuple(spec.get("facets") or ()),
@@ -221,6 +223,8 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         name_synonyms=spec.get("name_synonyms") or {},
     )
     named = set(columns) | set(SYSTEM_COLUMNS)
+    if reg.picker_detail and reg.picker_detail not in named:
+        raise DefinitionError(f"{name}.picker_detail names unknown column {reg.picker_detail!r}")
     for attr in ("natural_key", "facets", "search"):
         for col in getattr(reg, attr):
             if col not in named:

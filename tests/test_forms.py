@@ -3,6 +3,10 @@ their field in Chinese, and the edit-conflict refusal with a deliberate overwrit
 
 import pytest
 
+from taizhang.client_rules import register_rules
+from taizhang.importer.values import CellError, parse_cell
+from taizhang.registers import load
+from taizhang.schema import check_columns
 from tests.conftest import actor
 
 pytestmark = pytest.mark.fast
@@ -69,3 +73,63 @@ async def test_forms_follow_permissions(empty_ds):
         assert (await empty_ds.client.get("/-/form/ops/partners", actor=actor(role))).status_code == 403
     assert (await empty_ds.client.get("/-/form/hr/confidentiality_agreements", actor=actor("editor"))).status_code == 403
     assert (await empty_ds.client.post("/-/form/ops/employees", data={"employee_no": "1", "name": "x"}, actor=actor("editor"))).status_code == 403
+
+
+@pytest.mark.parametrize("name", list(load().registers))
+def test_client_rules_mirror_the_definition(name):
+    reg = load().registers[name]
+    rules = register_rules(reg)
+    assert rules["register"] == name and rules["label"] == reg.label and set(rules["columns"]) == set(reg.columns)
+    for col in reg.columns.values():
+        rule = rules["columns"][col.name]
+        assert (rule["label"], rule["type"], rule["required"]) == (col.label, col.type, col.required)
+        assert (rule["min"], rule["max"], rule["not_before"], rule["format"]) == (col.min, col.max, col.not_before, col.format)
+        if col.type == "enum":
+            assert [c["value"] for c in rule["choices"]] == list(col.values)
+            assert all(rule["synonyms"][word] == value for word, value in col.synonyms().items())
+        if col.type == "fk":
+            assert rule["picker"] == f"/-/choices/{reg.database}/{name}/{col.name}"
+        if col.required:
+            assert rule["messages"]["required"] == f"{col.label}为必填项，不能为空"
+    # every sentence the database refuses a single column with is the browser's sentence too
+    browser = {m for r in rules["columns"].values() for m in r["messages"].values()}
+    register_wide = {c["message"] for c in reg.checks}
+    assert set(check_columns(reg)) - register_wide <= browser
+
+
+@pytest.mark.parametrize("typed", ["2024-02-30", "2024/2/30", "2023年2月29日", "32号"])
+def test_browser_date_sentences_are_the_servers(typed):
+    col = load().registers["partners"].columns["agreement_start"]
+    rule = register_rules(load().registers["partners"])["columns"]["agreement_start"]
+    with pytest.raises(CellError) as refused:
+        parse_cell(col, typed)
+    kind = "impossible" if refused.value.reason.startswith("日期不存在") else "unreadable"
+    assert rule["messages"][kind].replace("{value}", typed) == f"{refused.value.reason}。{refused.value.hint}"
+
+
+@pytest.mark.asyncio
+async def test_rules_and_scripts_only_for_those_who_may_write(empty_ds):
+    form = (await empty_ds.client.get("/-/form/ops/partners", actor=actor("editor"))).text
+    table = (await empty_ds.client.get("/ops/partners", actor=actor("editor"))).text
+    for page in (form, table):
+        assert "window.taizhangForms = " in page and '"register": "partners"' in page
+        assert "/assets/rules.js" in page and "/assets/forms.js" in page and "/assets/forms.css" in page
+    viewer = (await empty_ds.client.get("/ops/partners", actor=actor("viewer"))).text
+    assert "window.taizhangForms" not in viewer
+    employees = (await empty_ds.client.get("/ops/employees", actor=actor("editor"))).text
+    assert "window.taizhangForms" not in employees   # editors do not write employees
+
+
+@pytest.mark.asyncio
+async def test_conflict_shows_what_changed(empty_ds, empty_data_dir):
+    admin, editor = actor("admin"), actor("editor")
+    await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲", "category": "供应商"}}, actor=admin)
+    empty_data_dir.connect("ops").execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")
+    await empty_ds.client.post("/ops/partners/1/-/update", json={"update": {"category": "媒体"}}, actor=admin)
+    stale = (await empty_ds.client.post("/-/form/ops/partners/1", data={
+        "_version": "2020-01-01T00:00:00Z", "name": "甲", "category": "物流"}, actor=editor)).text
+    table = stale[stale.index('class="conflict-changes"'):stale.index("</table>")]
+    assert "<th scope=\"row\">类别</th><td>媒体</td><td>物流</td>" in table.replace("\n      ", "")
+    assert "If-Match" not in stale and "重新载入" in stale and "覆盖保存" in stale
+    # the refused form keeps the version read: a plain 保存 is refused again until a choice is made
+    assert 'name="_version" value="2020-01-01T00:00:00Z"' in stale

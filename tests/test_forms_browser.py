@@ -1,0 +1,211 @@
+"""The register form, the reference picker, in-browser checks, core's dialog and edit
+conflicts, in Debian's Chromium (Playwright) against `taizhang serve`, signed in as the demo
+editor. Its own copy of the demo data: these tests write. Screenshots go to test-artifacts/."""
+
+import re
+
+import pytest
+
+from taizhang import demo
+from taizhang.datadir import DataDir, init
+from tests.browser import ARTIFACTS, PASSWORD, login, running_server
+from tests.conftest import TODAY
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = DataDir.resolve(tmp_path_factory.mktemp("forms") / "data")
+    init(data_dir)
+    demo.fill(data_dir, today=TODAY)
+    store = data_dir.users()
+    store.add("f-editor", PASSWORD, "editor", employee_no=demo.DEMO_ACCOUNTS["editor"])
+    store.add("f-editor2", PASSWORD, "editor")
+    with running_server(data_dir) as url:
+        yield url
+
+
+def _shot(page, name, full_page=True):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def _writes(page) -> list[str]:
+    """The POST requests the page sends from now on."""
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    return sent
+
+
+def _pick(page, selector, typed, wanted):
+    """Type part of a name into a picker and choose `wanted` with the arrow keys and Enter."""
+    page.focus(selector)
+    page.keyboard.type(typed)
+    options = page.locator(f"#{page.get_attribute(selector, 'aria-controls')} [role=option]")
+    options.filter(has_text=wanted).first.wait_for()
+    labels = options.all_inner_texts()
+    index = next(i for i, label in enumerate(labels) if wanted in label)
+    for _ in range(index):
+        page.keyboard.press("ArrowDown")
+    assert wanted in page.locator(f"{selector} ~ [role=listbox] [aria-selected=true]").inner_text()
+    page.keyboard.press("Enter")
+    return labels[index]
+
+
+def test_add_a_partner_with_the_category_select_and_the_owner_picker(server, browser):
+    page = login(browser, server, "f-editor", start="/-/form/ops/partners")
+    assert page.locator("h1").inner_text() == "新增合作伙伴档案"
+    page.fill("#f-name", "星河物流有限公司")
+    page.select_option("#f-category", "物流")
+    assert page.get_attribute("#f-owner_id", "role") == "combobox"
+    chosen = _pick(page, "#f-owner_id", "陈", "陈静")
+    assert re.fullmatch(r"陈静（00004）· 客户运营组", chosen)
+    assert page.input_value("#f-owner_id") == chosen
+    page.fill("#f-agreement_start", "2024/3/5")
+    page.fill("#f-agreement_end", "2025年3月4日")
+    page.keyboard.press("Tab")
+    assert page.input_value("#f-agreement_end") == "2025-03-04"     # normalised as typed
+    _shot(page, "form-partner-new")
+    page.click("input[type=submit][value=保存]")
+    page.wait_for_url(re.compile(r"/ops/partners/\d+$"))
+    body = page.locator("body").inner_text()
+    assert "星河物流有限公司" in body and "物流" in body and "陈静" in body and "2025-03-04" in body
+    _shot(page, "form-partner-saved")
+    page.close()
+
+
+def test_impossible_date_refused_in_the_browser_before_any_request(server, browser):
+    page = login(browser, server, "f-editor", start="/-/form/ops/partners")
+    page.fill("#f-name", "日期测试公司")
+    page.fill("#f-agreement_start", "2024-02-30")
+    page.keyboard.press("Tab")
+    error = page.locator("#e-agreement_start")
+    assert error.inner_text() == "日期不存在：2024-02-30。请核对年月日（如 2 月没有 30 日）"
+    assert error.get_attribute("role") == "alert"
+    assert page.get_attribute("#f-agreement_start", "aria-invalid") == "true"
+    sent = _writes(page)
+    page.click("input[type=submit][value=保存]")
+    assert page.evaluate("document.activeElement.id") == "f-agreement_start"   # the first refused field
+    assert sent == [] and "/-/form/ops/partners" in page.url
+    _shot(page, "form-impossible-date")
+    page.fill("#f-agreement_start", "2024年2月29日")                          # a leap day exists
+    page.keyboard.press("Tab")
+    assert page.locator("#e-agreement_start").count() == 0
+    assert page.input_value("#f-agreement_start") == "2024-02-29"
+    page.close()
+
+
+def test_end_date_before_start_refused_next_to_the_end_date(server, browser):
+    page = login(browser, server, "f-editor", start="/-/form/ops/partners")
+    page.fill("#f-name", "顺序测试公司")
+    page.fill("#f-agreement_start", "2025-01-01")
+    page.fill("#f-agreement_end", "2024/1/1")
+    page.keyboard.press("Tab")
+    assert page.locator("#e-agreement_end").inner_text() == "协议到期日期不能早于协议开始日期"
+    sent = _writes(page)
+    page.click("input[type=submit][value=保存]")
+    assert sent == []
+    # correcting the start clears the end date's message
+    page.fill("#f-agreement_start", "2023-06-01")
+    page.keyboard.press("Tab")
+    assert page.locator("#e-agreement_end").count() == 0
+    page.close()
+
+
+def test_conflict_with_another_session_then_overwrite(server, browser):
+    mine = login(browser, server, "f-editor", start="/-/form/ops/partners/1")
+    theirs = login(browser, server, "f-editor2", start="/-/form/ops/partners/1")
+    theirs.fill("#f-contact_person", "对方改的联系人")
+    theirs.click("input[type=submit][value=保存]")
+    theirs.wait_for_url(re.compile(r"/ops/partners/1$"))
+    mine.fill("#f-contact_person", "我改的联系人")
+    mine.click("input[type=submit][value=保存]")
+    mine.wait_for_load_state()
+    conflict = mine.locator("#conflict")
+    assert re.search(r"此记录已被 f-editor2 于 \d\d:\d\d 修改", conflict.inner_text())
+    changes = mine.locator(".conflict-changes tbody tr", has_text="联系人").inner_text()
+    assert "对方改的联系人" in changes and "我改的联系人" in changes
+    assert conflict.get_by_role("link", name="重新载入").count() == 1
+    _shot(mine, "form-conflict")
+    mine.click("input[type=submit][value=覆盖保存]")
+    mine.wait_for_url(re.compile(r"/ops/partners/1$"))
+    assert "我改的联系人" in mine.locator("body").inner_text()
+    mine.close()
+    theirs.close()
+
+
+def test_add_a_resolution_from_the_meetings_page_with_the_picker(server, browser):
+    page = login(browser, server, "f-editor", start="/ops/meetings/1")
+    form = page.locator("form.linked-add")
+    form.locator("input[name=item]").fill("整理客户回访名单")
+    combobox = form.locator("[role=combobox]")
+    combobox.focus()
+    page.keyboard.type("陈静")
+    form.locator("[role=option]", has_text="陈静").first.wait_for()
+    page.keyboard.press("Enter")
+    assert "陈静" in combobox.input_value()
+    _shot(page, "linked-add-resolution")
+    form.locator("input[type=submit]").click()
+    page.wait_for_load_state()
+    assert "已添加会议决议" in page.locator("body").inner_text()
+    assert page.locator(".linked-section tr", has_text="整理客户回访名单").count() == 1
+    page.close()
+
+
+def test_core_edit_dialog_knows_the_register(server, browser):
+    page = login(browser, server, "f-editor", start="/ops/partners")
+    page.locator('button[data-row-action="edit"]').first.click()
+    dialog = page.locator("dialog.row-edit-dialog")
+    category = dialog.locator('.row-edit-plugin-control[data-column="category"] select')
+    category.wait_for()
+    assert category.locator("option").all_inner_texts()[1:] == ["供应商", "渠道", "媒体", "技术服务", "物流", "其他"]
+    assert dialog.locator(".row-edit-label", has_text="类别").count() == 1
+    owner = dialog.locator('.row-edit-plugin-control[data-column="owner_id"] [role=combobox]')
+    assert owner.count() == 1
+    start = dialog.locator('input[name="agreement_start"]')
+    start.fill("2024-02-30")
+    message = dialog.locator('.row-edit-field:has(input[name="agreement_start"]) .row-edit-field-validation-error')
+    assert message.inner_text() == "日期不存在：2024-02-30。请核对年月日（如 2 月没有 30 日）"
+    assert start.get_attribute("aria-invalid") == "true"
+    _shot(page, "core-dialog-register-aware", full_page=False)   # the dialog, not the long table
+    page.close()
+
+
+def test_keyboard_only_form_and_phone_width(server, browser):
+    page = login(browser, server, "f-editor", start="/-/form/ops/meetings")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390      # no sideways scrolling
+    page.focus("#f-kind")
+    page.keyboard.press("ArrowDown")                                        # 周会
+    for key in ["Tab"]:
+        page.keyboard.press(key)
+    assert page.evaluate("document.activeElement.id") == "f-title"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"   # focus visible
+    page.keyboard.type("键盘录入的周会")
+    page.keyboard.press("Tab")
+    page.keyboard.type("2026年11月20日")
+    page.keyboard.press("Tab")                                              # the calendar button
+    assert page.evaluate("document.activeElement.className") == "calendar-button"
+    page.keyboard.press("Tab")
+    page.keyboard.type("09:30")
+    page.keyboard.press("Tab")                                              # location
+    page.keyboard.press("Tab")                                              # organizer picker
+    page.keyboard.type("陈静")
+    page.locator("#f-organizer_id ~ [role=listbox] [role=option]", has_text="陈静").first.wait_for()
+    page.keyboard.press("Enter")
+    assert "陈静" in page.input_value("#f-organizer_id")
+    page.focus("#f-minutes")
+    page.keyboard.type("# 结论\n\n- 通过")
+    page.keyboard.press("Shift+Tab")                                        # back to the 预览 button
+    page.keyboard.press("Enter")
+    page.locator(".markdown-preview h1", has_text="结论").wait_for()
+    _shot(page, "form-meeting-phone")
+    page.focus("#f-title")
+    page.keyboard.press("Enter")                                            # Enter submits
+    page.wait_for_url(re.compile(r"/ops/meetings/\d+$"))
+    body = page.locator("body").inner_text()
+    assert "键盘录入的周会" in body and "2026-11-20" in body and "陈静" in body
+    assert page.locator(".markdown-cell h1", has_text="结论").count() == 1    # minutes rendered
+    page.close()
