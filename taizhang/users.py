@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS auth_events (
 CREATE INDEX IF NOT EXISTS idx_auth_events_username ON auth_events (event, username, at);
 CREATE INDEX IF NOT EXISTS idx_auth_events_ip ON auth_events (event, ip, at);
 """
+# Changes to a users.db made by an earlier version, in order; PRAGMA user_version counts those
+# applied. (SCHEMA above is the first version; CREATE … IF NOT EXISTS keeps it idempotent.)
+MIGRATIONS = [
+    # 1: the interface language a user chose (zh-Hans / zh-Hant / en); NULL = not chosen.
+    "ALTER TABLE users ADD COLUMN language TEXT",
+]
 
 
 class UserError(ValueError):
@@ -127,6 +133,18 @@ class UserStore:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self):
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, statement in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                # Another process may have migrated meanwhile: check again inside the lock.
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue
+                self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
 
     def close(self):
         self.conn.close()
@@ -187,6 +205,17 @@ class UserStore:
         self.conn.execute(
             "UPDATE users SET employee_no = ?, updated_at = ? WHERE username = ?",
             [employee_no, utc_now_iso(), username],
+        )
+
+    def language(self, username: str) -> str | None:
+        row = self.conn.execute("SELECT language FROM users WHERE username = ?", [username]).fetchone()
+        return row[0] if row else None
+
+    def set_language(self, username: str, language: str | None) -> None:
+        self._require(username)
+        self.conn.execute(
+            "UPDATE users SET language = ?, updated_at = ? WHERE username = ?",
+            [language, utc_now_iso(), username],
         )
 
     def remove(self, username: str) -> None:

@@ -26,6 +26,7 @@ ROUTES = {
     r"^/-/account$": ["/-/account"],
     r"^/-/users$": ["/-/users"],
     r"^/-/login$": ["/-/login"],
+    r"^/-/language$": ["/-/language", "/-/language?lang=en&next=/ops"],
     r"^/-/logout$": ["/-/logout"],
     r"^/-/password-tool$": ["/-/password-tool"],
     r"^/-/history$": ["/-/history", "/-/history?table=" + CA],
@@ -134,7 +135,7 @@ EXTRA_URLS = ["/_memory", "/_memory.json?sql=select+1"] + [
     for db, config in _CONFIG["databases"].items() for query in config["queries"] for suffix in ("", ".json")
 ]
 # Reached by anyone, logged in or not: no data behind them.
-PUBLIC = {"/-/login", "/favicon.ico", "/-/static/app.css", "/assets/taizhang.css", "/-/logout",
+PUBLIC = {"/-/login", "/-/language", "/favicon.ico", "/-/static/app.css", "/assets/taizhang.css", "/-/logout",
           "/-/actor.json", "/-/jump.json"}  # the last two answer only about the asker
 # Pages about the app itself; only admins need them.
 ADMIN_ONLY = {

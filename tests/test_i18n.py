@@ -1,0 +1,372 @@
+"""The interface language (plugins/language.py, taizhang/i18n.py, db/translations.yml).
+
+The main test renders every HTML page the app serves (the route sweep's list, plus the pages
+staff use with filters, facets, errors …) in 简体 and 繁體 and fails naming each English text
+still visible: a string core adds or changes in a Datasette upgrade shows up here by name, to
+be added to db/translations.yml."""
+
+import gzip
+import re
+from html.parser import HTMLParser
+
+import pytest
+import pytest_asyncio
+
+from taizhang import demo, i18n
+from taizhang.app import make_datasette
+from taizhang.datadir import REPO, DataDir, init
+from taizhang.registers import load
+from tests.conftest import ROLES, TODAY
+from tests.test_sweep import EXTRA_URLS, ROUTES
+
+pytestmark = pytest.mark.fast
+PASSWORD = "Lang-pass-123"
+
+# English that may stay on a Chinese page, and why.
+ALLOWED = {
+    # names of products, formats and standards: written so in Chinese text too
+    "Datasette", "SQLite", "SQL", "Excel", "CSV", "JSON", "XLSX", "xlsx", "API", "ID", "Markdown",
+    "UTC", "HH", "MM", "YYYY", "DD", "URL", "Bearer", "Authorization", "English", "GitHub", "TSV", "BOM",
+    "OpenCC", "FTS", "Ctrl", "Shift", "Tab", "Enter", "Esc", "MB", "KB", "GET", "POST", "HTTP",
+    # values that are data in the demo registers (quarter names, sample codes, e-mail addresses)
+    "Q1", "Q2", "Q3", "Q4", "BM", "HT", "MT", "CT", "example", "com",
+}
+
+# Every stored query in Datasette's HTML, and the pages staff use with their options on.
+STAFF_PAGES = [
+    "/ops/partners?_facet=category&_facet=status&_sort=name&category=供应商",
+    "/ops/partners?_sort_desc=agreement_end&status__contains=合作&_search=公司",
+    "/ops/customers?_next=50", "/ops/customers?_facet=tier_id&_size=10",
+    "/ops/meetings", "/ops/meetings/1", "/ops/partners/1", "/ops/employees/1", "/ops/customers/1",
+    "/ops", "/hr", "/ops?sql=select+name,+category+from+partners+limit+3",
+    "/-/form/ops/partners", "/-/form/ops/meetings/1", "/-/import/ops/customers",
+    "/-/history", "/-/history/ops/partners", "/-/history/ops/partners/1",
+    "/-/account", "/-/users", "/-/language", "/-/search?q=预算", "/",
+    "/no-such-page", "/ops/no_such_table", "/ops/partners/999999",    # 404
+    "/ops/partners?_sort=no_such_column",                               # 400
+    "/ops/-/query?sql=select+nonsense",                                  # 400: SQL error
+]
+FORBIDDEN_PAGES = ["/hr", "/hr/confidentiality_agreements", "/-/users"]   # 403 for a viewer
+
+
+def html_get_urls() -> list[str]:
+    urls = {u for us in ROUTES.values() for u in us} | set(EXTRA_URLS) | set(STAFF_PAGES)
+    # Not pages: files, JSON, CSV and the like pass through the rewrite untouched (tested below).
+    # /-/patterns is core's design reference: it renders Datasette's own English fixture data
+    # (roadside attractions), is for administrators only and shows nothing of ours.
+    return sorted(u for u in urls if u != "/-/patterns"
+                  and not re.search(r"\.(json|csv|xlsx|db|md|ico|css|js)(\?|$)|/-/static/", u))
+
+
+# -- what a reader sees (the standard library's parser, not the rewrite's own tokenizer) -------
+SKIPPED = {"script", "style", "textarea", "pre", "code", "kbd", "samp", "template"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+SHOWN_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
+
+
+class VisibleText(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self.skip: list[str] = []          # inside data: the element, and nested ones of its kind
+        self.tables: list[bool] = []       # open tables: is each a data table?
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.tables.append("rows-and-columns" in (attrs.get("class") or ""))
+        if self.skip:
+            if tag == self.skip[0] and tag not in VOID:
+                self.skip.append(tag)
+            return
+        data_cell = tag == "td" and self.tables and self.tables[-1]
+        if tag in SKIPPED or data_cell or attrs.get("translate") == "no":
+            if tag not in VOID:
+                self.skip.append(tag)
+            return
+        for name in SHOWN_ATTRIBUTES:
+            if attrs.get(name):
+                self.texts.append(attrs[name])
+        if (tag == "input" and (attrs.get("type") or "").lower() in ("submit", "button", "reset")
+                or tag == "button") and attrs.get("value"):
+            self.texts.append(attrs["value"])
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if self.skip and self.skip[-1] == tag and len(self.skip) and tag not in VOID:
+            self.skip.pop()
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.tables:
+            self.tables.pop()
+        if self.skip and tag == self.skip[0]:
+            self.skip.pop()
+
+    def handle_data(self, data):
+        if not self.skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def visible_texts(page: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(page)
+    parser.close()
+    return parser.texts
+
+
+# Data and code, not interface: the demo users' names, what the tests typed (a search, a column
+# that does not exist, SQL), the audit reason of the demo data (a command).
+DATA = {"u-admin", "u-viewer", "q8Zt", "no_such_column", "nonsense", "taizhang", "init", "demo"}
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*")
+SQL = re.compile(r"(?i)\bselect\b")
+PATH = re.compile(r"^/\S*$")
+
+
+async def support_tables(ds) -> set[str]:
+    """Tables that are not registers (audit, search index, import batches …): identifiers with no
+    Chinese name, shown only to administrators."""
+    names = set()
+    for database in load().databases:
+        names |= set(await ds.get_database(database).table_names())
+    return names - set(load().registers)
+
+
+def english_texts(page: str, identifiers: set[str] = frozenset()) -> list[str]:
+    """The visible texts of a page holding an English word (2+ ASCII letters) not allowed."""
+    allowed = {w.lower() for w in ALLOWED | DATA | identifiers}
+    found = []
+    for text in visible_texts(page):
+        if SQL.search(text) or PATH.match(text):
+            continue                      # SQL and URL paths are shown as they are
+        words = [w for w in WORD.findall(text) if sum(c.isalpha() for c in w) >= 2]
+        if any(w.lower() not in allowed for w in words):
+            found.append(text)
+    return found
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest_asyncio.fixture(scope="module")
+async def lang_ds(tmp_path_factory):
+    """The demo registers, with a logged-in user of each role (real sessions in users.db)."""
+    data_dir = DataDir.resolve(tmp_path_factory.mktemp("i18n"))
+    init(data_dir)
+    demo.fill(data_dir, today=TODAY)
+    store = data_dir.users()
+    sessions = {}
+    for role in ROLES:
+        store.add(f"u-{role}", PASSWORD, role)
+        sessions[role] = store.start_session(f"u-{role}")
+    ds = make_datasette(data_dir)
+    await ds.invoke_startup()
+    ds._sessions = sessions
+    return ds
+
+
+def session(ds, role, **cookies):
+    return {"tz_session": ds._sessions[role], **cookies}
+
+
+# -- the untranslated-English test ---------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant"])
+async def test_no_english_on_chinese_pages(lang_ds, lang):
+    failures, pages = [], []
+    for who, role in (("admin", "admin"), ("viewer", "viewer"), ("anonymous", None)):
+        cookies = {i18n.COOKIE: lang, **({"tz_session": lang_ds._sessions[role]} if role else {})}
+        urls = html_get_urls() + (FORBIDDEN_PAGES if who == "viewer" else [])
+        for url in urls:
+            response = await lang_ds.client.get(url, cookies=cookies)
+            if not response.headers.get("content-type", "").startswith("text/html"):
+                continue
+            assert response.status_code < 500, (url, response.status_code)
+            pages.append((who, url, response.status_code, response.text))
+    identifiers = await support_tables(lang_ds)   # after the pages: some are made on first use
+    for who, url, status, page in pages:
+        for text in english_texts(page, identifiers):
+            failures.append(f'{who} {url} ({status}) → "{text[:120]}"')
+    assert len(pages) > 100
+    assert not failures, f"{len(failures)} English texts on {lang} pages:\n" + "\n".join(sorted(set(failures)))
+
+
+# -- 繁體, English, the choice remembered ---------------------------------------------------
+@pytest.mark.asyncio
+async def test_traditional_pages_have_no_simplified_ui_text(lang_ds):
+    page = (await lang_ds.client.get("/ops/customers", cookies=session(lang_ds, "admin", tz_lang="zh-Hant"))).text
+    assert '<html lang="zh-Hant">' in page
+    assert "下一頁" in page and "下一页" not in page        # core's "Next page", via 简体
+    assert "客戶" in page                                   # the table's label, converted
+    home = (await lang_ds.client.get("/", cookies=session(lang_ds, "admin", tz_lang="zh-Hant"))).text
+    assert "檔案" in home and "我的待辦" in home               # our own 简体 template, converted
+    simplified = (await lang_ds.client.get("/ops/customers", cookies=session(lang_ds, "admin"))).text
+    assert '<html lang="zh-Hans">' in simplified and "下一页" in simplified
+
+
+@pytest.mark.asyncio
+async def test_column_identifiers_show_as_labels(lang_ds):
+    page = (await lang_ds.client.get("/ops/partners?_facet=category&_sort=name",
+                                     cookies=session(lang_ds, "admin"))).text
+    shown = visible_texts(page)
+    assert "合作伙伴名称" in shown and "类别" in shown                 # headers, facet title
+    assert "按合作伙伴名称排序" in shown                               # the sort select
+    assert not {"category", "contact_person", "owner_id"} & set(shown)
+    assert 'data-column="category"' in page and "_sort=name" in page   # identifiers stay in markup
+    assert 'content: "类别"' in page                                     # phone layout cell labels
+    row = visible_texts((await lang_ds.client.get("/ops/partners/1", cookies=session(lang_ds, "admin"))).text)
+    assert "contact_person" not in row and "联系人" in row
+
+
+@pytest.mark.asyncio
+async def test_english_shows_english_labels(lang_ds):
+    page = (await lang_ds.client.get("/ops/partners", cookies=session(lang_ds, "admin", tz_lang="en"))).text
+    shown = visible_texts(page)
+    assert '<html lang="en">' in page
+    assert "Partner name" in shown and "Category" in shown and "合作伙伴名称" not in shown
+    assert "Partners" in shown                                           # the table's title
+    assert "Sort by Partner name" in shown
+    home = visible_texts((await lang_ds.client.get("/", cookies=session(lang_ds, "admin", tz_lang="en"))).text)
+    assert "Log out" in home or "Change password" in home               # our 简体 menu, in English
+
+
+@pytest.mark.asyncio
+async def test_preference_is_remembered_in_users_db(lang_ds):
+    first = session(lang_ds, "editor")
+    response = await lang_ds.client.post("/-/language", data={"lang": "zh-Hant", "next": "/ops/partners"},
+                                         cookies=first)
+    assert response.status_code == 302 and response.headers["location"] == "/ops/partners"
+    assert "tz_lang=zh-Hant" in response.headers["set-cookie"]
+    store = DataDir.resolve(lang_ds.plugin_config("taizhang")["data_dir"]).users()
+    assert store.language("u-editor") == "zh-Hant"
+    # A new session, on another browser (no cookie): still 繁體.
+    again = {"tz_session": store.start_session("u-editor")}
+    page = (await lang_ds.client.get("/ops/partners", cookies=again)).text
+    assert '<html lang="zh-Hant">' in page and "合作伙伴檔案" in page
+    # The user's choice wins over a cookie left from before.
+    page = (await lang_ds.client.get("/ops/partners", cookies={**again, "tz_lang": "en"})).text
+    assert '<html lang="zh-Hant">' in page
+    await lang_ds.client.post("/-/language", data={"lang": "zh-Hans"}, cookies=again)
+    assert store.language("u-editor") == "zh-Hans"
+
+
+@pytest.mark.asyncio
+async def test_cookie_for_anonymous_and_the_login_page(lang_ds):
+    response = await lang_ds.client.post("/-/language", data={"lang": "en", "next": "/-/login"})
+    assert response.status_code == 302 and response.headers["location"] == "/-/login"
+    assert "tz_lang=en" in response.headers["set-cookie"]
+    login = (await lang_ds.client.get("/-/login", cookies={"tz_lang": "en"})).text
+    assert '<html lang="en">' in login and "Username" in visible_texts(login)
+    chinese = (await lang_ds.client.get("/-/login")).text
+    assert '<html lang="zh-Hans">' in chinese and "用户名" in visible_texts(chinese)
+    assert "/-/language?lang=zh-Hant" in chinese                        # the menu offers the choice
+
+
+@pytest.mark.asyncio
+async def test_language_page_refuses_bad_choices(lang_ds):
+    bad = await lang_ds.client.post("/-/language", data={"lang": "fr"})
+    assert bad.status_code == 400 and "不支持的语言" in bad.text
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = await lang_ds.client.post("/-/language", data={"lang": "en", "next": target})
+        assert response.headers["location"] == "/"
+    cross_site = await lang_ds.client.post("/-/language", data={"lang": "en"},
+                                           headers={"sec-fetch-site": "cross-site"})
+    assert cross_site.status_code == 403
+    page = (await lang_ds.client.get("/-/language?lang=zh-Hant&next=/ops")).text
+    assert 'value="zh-Hant" checked' in page and 'value="/ops"' in page
+
+
+# -- everything that is not a page passes through untouched -------------------------------
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["/ops/partners.json?_facet=category", "/ops/partners.csv",
+                                 "/ops/partners.json?_shape=array&_size=3", "/assets/taizhang.css",
+                                 "/-/static/app.css", "/ops/partners.xlsx"])
+async def test_non_html_responses_are_untouched(lang_ds, url):
+    plain = await lang_ds.client.get(url, cookies=session(lang_ds, "admin"))
+    for lang in ("zh-Hant", "en"):
+        other = await lang_ds.client.get(url, cookies=session(lang_ds, "admin", tz_lang=lang))
+        assert other.status_code == plain.status_code == 200
+        assert other.content == plain.content
+        assert other.headers.get("content-type") == plain.headers.get("content-type")
+    if "json" in url:
+        assert "category" in plain.text and "类别" not in plain.text     # identifiers, not labels
+
+
+@pytest.mark.asyncio
+async def test_content_length_matches_the_rewritten_page(lang_ds):
+    for lang in i18n.LANGUAGES:
+        response = await lang_ds.client.get("/ops/partners", cookies=session(lang_ds, "admin", tz_lang=lang))
+        assert int(response.headers["content-length"]) == len(response.content)
+        assert response.text.rstrip().endswith("</html>")
+        assert '<script src="/assets/i18n.js" defer></script>' in response.text
+        assert "window.taizhangI18n = " in response.text
+
+
+@pytest.mark.asyncio
+async def test_injected_catalogue_holds_the_page_table_labels(lang_ds):
+    page = (await lang_ds.client.get("/ops/partners", cookies=session(lang_ds, "admin", tz_lang="zh-Hant"))).text
+    script = re.search(r"window\.taizhangI18n = (\{.*?\});</script>", page).group(1)
+    import json
+    data = json.loads(script)
+    assert data["lang"] == "zh-Hant" and set(data) == {"lang", "exact", "patterns", "columns"}
+    assert data["columns"]["partners"]["name"] == "合作伙伴名稱"
+    home = (await lang_ds.client.get("/", cookies=session(lang_ds, "admin"))).text
+    assert '"columns": {}' in home
+
+
+def test_rewrite_keeps_data_and_code():
+    page = ('<html lang="en"><body><h2>Next page</h2><table class="rows-and-columns"><tr><th>Next page</th>'
+            '<td>Next page</td></tr></table><textarea>Next page</textarea><pre>Next page</pre>'
+            '<p translate="no">Next <b>page</b> <b>Next page</b></p><input type="text" value="Next page">'
+            '<input type="submit" value="Next page"><script>"Next page"</script></body></html>')
+    out = i18n.rewrite(page, "zh-Hans", None)
+    assert out.count("下一页") == 3                          # the heading, the header, the button
+    assert out.count("Next page") == 6
+
+
+def test_rewrite_is_idempotent_on_pages_without_english():
+    page = "<html><body><p>已是中文 &amp; 数字 123</p></body></html>"
+    assert i18n.rewrite(page, "zh-Hans", None) == page.replace("<html>", "<html>")
+
+
+def _language_plugin():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("language_plugin", REPO / "plugins" / "language.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _serve(ds, headers, chunks):
+    """One GET through the wrapper in front of an app answering with these headers and chunks."""
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "query_string": b""}
+    await _language_plugin().asgi_wrapper(ds)(app)(scope, receive, send)
+    return sent
+
+
+@pytest.mark.asyncio
+async def test_encoded_and_streamed_responses(lang_ds):
+    page = b"<html lang=\"en\"><body><p>Next page</p></body></html>"
+    # gzip-encoded HTML cannot be rewritten: passed on byte for byte, headers as they were.
+    gz = gzip.compress(page)
+    sent = await _serve(lang_ds, [(b"content-type", b"text/html; charset=utf-8"), (b"content-encoding", b"gzip"),
+                               (b"content-length", str(len(gz)).encode())], [gz])
+    assert sent[1]["body"] == gz and (b"content-length", str(len(gz)).encode()) in sent[0]["headers"]
+    # A streamed page (several body messages) is gathered, rewritten, sent with its new length.
+    sent = await _serve(lang_ds, [(b"content-type", b"text/html; charset=utf-8")], [page[:20], page[20:]])
+    body = sent[-1]["body"].decode()
+    assert "下一页" in body and '<html lang="zh-Hans">' in body
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(sent[-1]["body"])).encode()
+    # A streamed CSV goes through message by message, untouched.
+    sent = await _serve(lang_ds, [(b"content-type", b"text/csv")], [b"a,b\r\n", b"Next page,2\r\n"])
+    assert [m.get("body") for m in sent[1:]] == [b"a,b\r\n", b"Next page,2\r\n"]
