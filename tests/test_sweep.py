@@ -41,6 +41,7 @@ ROUTES = {
     r"^/$": ["/"],
     r"^/-/form/(?P<database>[^/]+)/(?P<table>[^/]+)$": [f"/-/form/hr/{CA}", "/-/form/ops/partners"],
     r"^/-/form/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<row_id>\d+)$": [f"/-/form/hr/{CA}/1", f"/-/form/hr/{CA}/999999"],
+    r"^/-/cells/(?P<database>[^/]+)/(?P<table>[^/]+)$": [f"/-/cells/hr/{CA}", "/-/cells/ops/partners"],
     r"^/-/linked/(?P<database>[^/]+)/(?P<parent>[^/]+)/(?P<child>[^/]+)/add$": [
         "/-/linked/ops/meetings/meeting_actions/add", f"/-/linked/hr/{CA}/{CA}/add"],
     # part of the canary: the page echoes the query, and must show no row holding the whole of it
