@@ -87,18 +87,22 @@ def _rules(reg) -> dict:
     return {"columns": columns, "readOnly": [*READ_ONLY, *(c for c in reg.columns if c not in columns)]}
 
 
-def _on_table_page(view_name, database, table) -> bool:
-    return view_name == "table" and table in definition().registers
+async def _grid_register(datasette, view_name, database, table, request):
+    """The register when this page is its table page and the viewer may edit it. Asked by
+    three hooks per page: the answer is kept on the request, so one permission check."""
+    if view_name != "table" or request is None or table not in definition().registers:
+        return None
+    key = ("taizhang.grid", database, table)
+    if key not in request.scope:
+        request.scope[key] = await _editable_register(datasette, request.actor, database, table)
+    return request.scope[key]
 
 
 @hookimpl
 def extra_js_urls(view_name, database, table, request, datasette):
     async def inner():
-        if not _on_table_page(view_name, database, table) or not request:
-            return []
-        if await _editable_register(datasette, request.actor, database, table) is None:
-            return []
-        return [{"url": "/assets/grid.js"}]
+        reg = await _grid_register(datasette, view_name, database, table, request)
+        return [{"url": "/assets/grid.js"}] if reg else []
 
     return inner
 
@@ -106,11 +110,8 @@ def extra_js_urls(view_name, database, table, request, datasette):
 @hookimpl
 def extra_css_urls(view_name, database, table, request, datasette):
     async def inner():
-        if not _on_table_page(view_name, database, table) or not request:
-            return []
-        if await _editable_register(datasette, request.actor, database, table) is None:
-            return []
-        return ["/assets/grid.css"]
+        reg = await _grid_register(datasette, view_name, database, table, request)
+        return ["/assets/grid.css"] if reg else []
 
     return inner
 
@@ -118,9 +119,7 @@ def extra_css_urls(view_name, database, table, request, datasette):
 @hookimpl
 def extra_body_script(view_name, database, table, request, datasette):
     async def inner():
-        if not _on_table_page(view_name, database, table) or not request:
-            return ""
-        reg = await _editable_register(datasette, request.actor, database, table)
+        reg = await _grid_register(datasette, view_name, database, table, request)
         if reg is None:
             return ""
         config = {"endpoint": datasette.urls.path(f"/-/cells/{database}/{table}"),
