@@ -13,6 +13,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from taizhang import cells
+from taizhang.messages import BUSY
 from taizhang.web import definition, may
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -55,7 +56,8 @@ async def cells_endpoint(request, datasette):
     except cells.Refused as refused:
         return _answer_refusal(refused.errors)
     except Exception as ex:   # a refusal at commit (cross-file reference) or a busy database
-        return _answer_refusal(cells.place(str(ex), reg, changes))
+        message = BUSY if "locked" in str(ex) else str(ex)
+        return _answer_refusal(cells.place(message, reg, changes))
     for shown in saved.values():
         for cell in shown["cells"].values():
             if "register" in cell:

@@ -192,6 +192,18 @@
     field.focus();
     if (field.select && typed === undefined) field.select();
     var self = this;
+    // Core shows long text cut short ("…"): edit the whole stored value, never the cut one.
+    if (typed === undefined && /\u2026$/.test(original) && (rule.type === "text" || rule.type === "textarea")) {
+      field.disabled = true;
+      fetch(this.config.tableUrl + "/" + this.rowId(a.r) + ".json?_shape=array", { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (rows) {
+          var full = rows[0][editor.rule && self.columns[editor.c]];
+          editor.original = field.value = full === null || full === undefined ? "" : String(full);
+          field.disabled = false;
+          field.focus();
+        });
+    }
     field.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape") {
         ev.preventDefault();

@@ -161,6 +161,8 @@ def _try_update(conn, reg: Register, row_id: int, values: dict) -> str | None:
                      [*values.values(), row_id])
     except sqlite3.IntegrityError as ex:   # the statement is undone; the transaction goes on
         return str(ex)
+    except OverflowError:   # an integer SQLite cannot hold, refused before the statement ran
+        return "数值过大，超出了可保存的范围"
     return None
 
 

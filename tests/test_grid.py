@@ -195,3 +195,33 @@ async def test_the_grid_is_loaded_only_for_those_who_may_edit(ds):
     assert "grid.js" not in (await ds.client.get("/ops/partners/1", actor=EDITOR)).text    # not on the row page
     evaluations = (await ds.client.get("/ops/partner_evaluations", actor=EDITOR)).text
     assert '"total_score"' in evaluations.split("readOnly", 1)[1]                          # derived: read only
+
+
+@pytest.mark.asyncio
+async def test_a_cross_file_reference_is_checked_and_put_on_its_cell(ds):
+    hr = actor("hr")
+    inserted = await ds.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
+        "agreement_no": "BM-1", "party_kind": "员工", "party_name": "张伟", "employee_no": "00012",
+        "signed_on": "2024-01-01"}}, actor=hr)
+    assert inserted.status_code == 201, inserted.text
+    url = "/-/cells/hr/confidentiality_agreements"
+    response = await _post(ds, [{"id": 1, "column": "employee_no", "value": "99999"},
+                                {"id": 1, "column": "notes", "value": "x"}], who=hr, url=url)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [(e["id"], e["column"]) for e in errors] == [(1, "employee_no")]
+    assert "99999" in errors[0]["message"] and "员工" in errors[0]["message"]
+    ok = await _post(ds, [{"id": 1, "column": "signed_on", "value": "2024年2月1日"}], who=hr, url=url)
+    assert ok.status_code == 200
+    assert ok.json()["rows"]["1"]["cells"]["signed_on"]["value"] == "2024-02-01"
+
+
+@pytest.mark.asyncio
+async def test_numbers_too_large_for_the_database_are_refused_in_chinese(ds):
+    await ds.client.post("/ops/training_sessions/-/insert", json={"row": {"title": "入职"}}, actor=ADMIN)
+    for value in (10**30, "1" * 30):
+        response = await ds.client.post("/-/cells/ops/training_sessions", json={"changes": [
+            {"id": 1, "column": "plan_year", "value": value}, {"id": 1, "column": "hours", "value": 2}]}, actor=ADMIN)
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error["column"] == "plan_year" and "数值过大" in error["message"]
