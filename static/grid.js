@@ -192,6 +192,7 @@
     field.focus();
     if (field.select && typed === undefined) field.select();
     var self = this;
+    if (rule.type === "fk") this.suggest(field, this.columns[a.c]);
     // Core shows long text cut short ("…"): edit the whole stored value, never the cut one.
     if (typed === undefined && /\u2026$/.test(original) && (rule.type === "text" || rule.type === "textarea")) {
       field.disabled = true;
@@ -216,6 +217,32 @@
         self.commit(editor, 0, ev.shiftKey ? -1 : 1);
       }
       ev.stopPropagation();
+    });
+  };
+
+  // Names to choose from while typing a reference, from core's autocomplete for the
+  // referenced table (the server still resolves what is typed: a name, a key, 张三（00012）).
+  Grid.prototype.suggest = function (field, column) {
+    var data = window._datasetteTableData || {};
+    var url = data.foreignKeys && data.foreignKeys[column];
+    if (!url) return;
+    var list = document.createElement("datalist");
+    list.id = "tz-suggest-" + column;
+    field.setAttribute("list", list.id);
+    field.parentNode.appendChild(list);
+    field.addEventListener("input", function () {
+      var q = field.value.trim();
+      if (!q) return;
+      fetch(url + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          list.innerHTML = "";
+          (answer.rows || []).forEach(function (row) {
+            var option = document.createElement("option");
+            option.value = row.label;
+            list.appendChild(option);
+          });
+        }, function () {});
     });
   };
 
