@@ -45,6 +45,7 @@ ROUTES = {
     r"^/-/choices/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<column>[^/]+)$": [
         f"/-/choices/hr/{CA}/employee_no?q={CANARY[6:]}", "/-/choices/ops/partners/owner_id?q=张"],
     r"^/-/markdown$": ["/-/markdown"],
+    r"^/-/cells/(?P<database>[^/]+)/(?P<table>[^/]+)$": [f"/-/cells/hr/{CA}", "/-/cells/ops/partners"],
     r"^/-/linked/(?P<database>[^/]+)/(?P<parent>[^/]+)/(?P<child>[^/]+)/add$": [
         "/-/linked/ops/meetings/meeting_actions/add", f"/-/linked/hr/{CA}/{CA}/add"],
     # part of the canary: the page echoes the query, and must show no row holding the whole of it

@@ -1,0 +1,132 @@
+"""Inline cell editing and paste-to-update in core's table grid, for roles that may update
+the register: the page gets static/grid.js with the register's column rules; edits go to one
+JSON endpoint, POST /-/cells/{database}/{table}, saved all-or-nothing in one audited
+transaction (taizhang/cells.py). Viewers and analysts get nothing on the page at all.
+
+CSRF: core refuses cross-site unsafe requests by their Sec-Fetch-Site/Origin headers; the
+endpoint also takes only `Content-Type: application/json`, which a cross-site HTML form cannot
+send (and a cross-site fetch cannot send without a CORS preflight we never answer)."""
+
+import json
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+from taizhang import cells
+from taizhang.messages import BUSY
+from taizhang.web import definition, may
+
+MAX_BODY_BYTES = 1024 * 1024
+# Not editable in the grid: the key and the times the database keeps.
+READ_ONLY = ("id", "created_at", "updated_at")
+
+
+async def _editable_register(datasette, actor, database, table):
+    """The register when this actor may edit its rows here, else None."""
+    reg = definition().registers.get(table or "")
+    if reg is None or reg.database != database or not actor:
+        return None
+    return reg if await may(datasette, actor, "update-row", database, table) else None
+
+
+def _refuse(status: int, message: str, errors=None) -> Response:
+    return Response.json({"ok": False, "message": message,
+                          "errors": errors or [{"id": None, "column": None, "message": message, "conflict": False}]},
+                         status=status)
+
+
+async def cells_endpoint(request, datasette):
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    if request.method != "POST":
+        return _refuse(405, "此地址只接受 POST 请求")
+    reg = await _editable_register(datasette, request.actor, database, table)
+    if reg is None:
+        return _refuse(403, "没有修改此台账的权限")
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return _refuse(400, "请求须为 JSON（Content-Type: application/json）")
+    try:
+        body = json.loads(await request.post_body(max_bytes=MAX_BODY_BYTES))
+    except Exception:   # malformed JSON, bad encoding, or larger than MAX_BODY_BYTES
+        return _refuse(400, f"请求内容不是有效的 JSON，或超过 {MAX_BODY_BYTES // 1024} KB")
+    changes = []
+    try:
+        changes = cells.read_changes(body, reg)
+        db = datasette.get_database(database)
+        saved = await db.execute_write_fn(lambda conn: cells.save(conn, definition(), reg, changes), request=request)
+    except cells.Refused as refused:
+        return _answer_refusal(refused.errors)
+    except Exception as ex:   # a refusal at commit (cross-file reference) or a busy database
+        message = BUSY if "locked" in str(ex) else str(ex)
+        return _answer_refusal(cells.place(message, reg, changes))
+    for shown in saved.values():
+        for cell in shown["cells"].values():
+            if "register" in cell:
+                cell["href"] = datasette.urls.row(cell.pop("database"), cell.pop("register"), str(cell["value"]))
+    return Response.json({"ok": True, "rows": {str(k): v for k, v in saved.items()}})
+
+
+def _answer_refusal(errors: list[dict]) -> Response:
+    conflicted = any(e["conflict"] for e in errors)
+    message = errors[0]["message"] if len(errors) == 1 else f"有 {len(errors)} 个单元格未能保存，全部未保存"
+    return _refuse(409 if conflicted else 400, message, errors)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/cells/(?P<database>[^/]+)/(?P<table>[^/]+)$", cells_endpoint)]
+
+
+def _rules(reg) -> dict:
+    """What grid.js needs to know about each column: its widget, label and limits."""
+    columns = {}
+    for name in cells.editable(reg):
+        col = reg.columns[name]
+        columns[name] = {
+            "type": "textarea" if col.long else col.type, "label": col.label, "required": col.required,
+            "values": [str(v) for v in col.values] if col.type == "enum" else None,
+            "min": col.min, "max": col.max, "references": col.references, "not_before": col.not_before,
+        }
+    return {"columns": columns, "readOnly": [*READ_ONLY, *(c for c in reg.columns if c not in columns)]}
+
+
+async def _grid_register(datasette, view_name, database, table, request):
+    """The register when this page is its table page and the viewer may edit it. Asked by
+    three hooks per page: the answer is kept on the request, so one permission check."""
+    if view_name != "table" or request is None or table not in definition().registers:
+        return None
+    key = ("taizhang.grid", database, table)
+    if key not in request.scope:
+        request.scope[key] = await _editable_register(datasette, request.actor, database, table)
+    return request.scope[key]
+
+
+@hookimpl
+def extra_js_urls(view_name, database, table, request, datasette):
+    async def inner():
+        reg = await _grid_register(datasette, view_name, database, table, request)
+        return [{"url": "/assets/grid.js"}] if reg else []
+
+    return inner
+
+
+@hookimpl
+def extra_css_urls(view_name, database, table, request, datasette):
+    async def inner():
+        reg = await _grid_register(datasette, view_name, database, table, request)
+        return ["/assets/grid.css"] if reg else []
+
+    return inner
+
+
+@hookimpl
+def extra_body_script(view_name, database, table, request, datasette):
+    async def inner():
+        reg = await _grid_register(datasette, view_name, database, table, request)
+        if reg is None:
+            return ""
+        config = {"endpoint": datasette.urls.path(f"/-/cells/{database}/{table}"),
+                  "tableUrl": datasette.urls.table(database, table), **_rules(reg)}
+        # </script> cannot appear: json.dumps escapes nothing, so "<" is escaped by hand.
+        return "window.taizhangGrid = " + json.dumps(config, ensure_ascii=False).replace("<", "\\u003c") + ";"
+
+    return inner
