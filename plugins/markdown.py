@@ -1,6 +1,6 @@
-"""Meeting minutes (columns marked `markdown: true`) written in Markdown: rendered on table and
-row pages (render_cell) and previewed while typing in the form (POST /-/markdown, JSON
-{"text": …} -> {"html": …}).
+"""Meeting minutes (columns marked `markdown: true`) written in Markdown: rendered on row pages
+(render_cell; the table grid keeps core's short plain text) and previewed while typing in the
+form (POST /-/markdown, JSON {"text": …} -> {"html": …}).
 
 Inert by construction rather than by cleaning afterwards: raw HTML is never parsed (it shows
 as text), links only to http, https and mailto addresses or relative ones (no javascript:,
@@ -63,7 +63,10 @@ def _markdown_column(table: str, column: str) -> bool:
 
 @hookimpl
 def render_cell(value, column, table, database, datasette, request):
-    if not isinstance(value, str) or not _markdown_column(table, column):
+    # Row pages only: the table grid keeps core's short plain text (a page of rendered minutes
+    # would be a wall of headings, and the grid edits the stored text, not its rendering).
+    on_row_page = request is not None and "pks" in request.url_vars
+    if not on_row_page or not isinstance(value, str) or not _markdown_column(table, column):
         return None
     return Markup(f'<div class="markdown-cell">{render(value)}</div>')
 
