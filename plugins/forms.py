@@ -20,9 +20,10 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 from taizhang import choices
 from taizhang.client_rules import register_rules
 from taizhang.conflicts import conflict
+from taizhang.i18n import localise
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import check_columns, quote
-from taizhang.web import definition, may
+from taizhang.web import definition, language_of, may
 
 # A reference select lists at most this many target rows (the registers it serves are small).
 MAX_CHOICES = 2000
@@ -199,6 +200,7 @@ def extra_body_script(template, database, table, view_name, request, datasette):
         if rules is None:
             return ""
         # "</" escaped: a value in the rules can never end the script element.
+        rules = localise(rules, await language_of(datasette, request))
         data = json.dumps({"rules": rules, "base": datasette.urls.path("/")}, ensure_ascii=False).replace("</", "<\\/")
         return f"window.taizhangForms = {data};"
 

@@ -7,14 +7,16 @@ CSRF: core refuses cross-site unsafe requests by their Sec-Fetch-Site/Origin hea
 endpoint also takes only `Content-Type: application/json`, which a cross-site HTML form cannot
 send (and a cross-site fetch cannot send without a CORS preflight we never answer)."""
 
+import functools
 import json
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from taizhang import cells
+from taizhang.i18n import localise
 from taizhang.messages import BUSY
-from taizhang.web import definition, may
+from taizhang.web import definition, language_of, may
 
 MAX_BODY_BYTES = 1024 * 1024
 # Not editable in the grid: the key and the times the database keeps.
@@ -29,14 +31,15 @@ async def _editable_register(datasette, actor, database, table):
     return reg if await may(datasette, actor, "update-row", database, table) else None
 
 
-def _refuse(status: int, message: str, errors=None) -> Response:
-    return Response.json({"ok": False, "message": message,
-                          "errors": errors or [{"id": None, "column": None, "message": message, "conflict": False}]},
-                         status=status)
+def _refuse_in(status: int, message: str, errors=None, lang: str = "zh-Hans") -> Response:
+    return Response.json(localise({"ok": False, "message": message, "errors": errors or [
+        {"id": None, "column": None, "message": message, "conflict": False}]}, lang), status=status)
 
 
 async def cells_endpoint(request, datasette):
     database, table = request.url_vars["database"], request.url_vars["table"]
+    lang = await language_of(datasette, request)
+    _refuse = functools.partial(_refuse_in, lang=lang)
     if request.method != "POST":
         return _refuse(405, "此地址只接受 POST 请求")
     reg = await _editable_register(datasette, request.actor, database, table)
@@ -54,10 +57,10 @@ async def cells_endpoint(request, datasette):
         db = datasette.get_database(database)
         saved = await db.execute_write_fn(lambda conn: cells.save(conn, definition(), reg, changes), request=request)
     except cells.Refused as refused:
-        return _answer_refusal(refused.errors)
+        return _answer_refusal(refused.errors, _refuse)
     except Exception as ex:   # a refusal at commit (cross-file reference) or a busy database
         message = BUSY if "locked" in str(ex) else str(ex)
-        return _answer_refusal(cells.place(message, reg, changes))
+        return _answer_refusal(cells.place(message, reg, changes), _refuse)
     for shown in saved.values():
         for cell in shown["cells"].values():
             if "register" in cell:
@@ -65,10 +68,10 @@ async def cells_endpoint(request, datasette):
     return Response.json({"ok": True, "rows": {str(k): v for k, v in saved.items()}})
 
 
-def _answer_refusal(errors: list[dict]) -> Response:
+def _answer_refusal(errors: list[dict], refuse) -> Response:
     conflicted = any(e["conflict"] for e in errors)
     message = errors[0]["message"] if len(errors) == 1 else f"有 {len(errors)} 个单元格未能保存，全部未保存"
-    return _refuse(409 if conflicted else 400, message, errors)
+    return refuse(409 if conflicted else 400, message, errors)
 
 
 @hookimpl
@@ -124,8 +127,9 @@ def extra_body_script(view_name, database, table, request, datasette):
         reg = await _grid_register(datasette, view_name, database, table, request)
         if reg is None:
             return ""
-        config = {"endpoint": datasette.urls.path(f"/-/cells/{database}/{table}"),
-                  "tableUrl": datasette.urls.table(database, table), **_rules(reg)}
+        config = localise({"endpoint": datasette.urls.path(f"/-/cells/{database}/{table}"),
+                           "tableUrl": datasette.urls.table(database, table), **_rules(reg)},
+                          await language_of(datasette, request))
         # </script> cannot appear: json.dumps escapes nothing, so "<" is escaped by hand.
         return "window.taizhangGrid = " + json.dumps(config, ensure_ascii=False).replace("<", "\\u003c") + ";"
 

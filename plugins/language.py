@@ -14,21 +14,12 @@ from datasette import hookimpl
 from datasette.utils.asgi import Request, Response
 
 from taizhang import i18n
-from taizhang.web import definition, resolve_actor, user_store
+from taizhang.web import definition, language_of, user_store
 
 # The register a page is about: its table page, row page, form, history and import pages.
 PAGE_TABLE = re.compile(r"^/(?:-/(?:form|history|import|linked)/)?([^/.]+)/([^/.]+)")
 DATABASE_PAGE = re.compile(r"^/([^/.]+)$")
 ONE_YEAR = 365 * 24 * 3600
-
-
-async def language_of(datasette, request) -> str:
-    actor = await resolve_actor(datasette, request)
-    if actor and actor.get("id") and not actor.get("token"):
-        chosen = i18n.valid(user_store(datasette).language(actor["id"]))
-        if chosen:
-            return chosen
-    return i18n.valid(request.cookies.get(i18n.COOKIE)) or i18n.DEFAULT
 
 
 def page_subject(path: str) -> tuple[str | None, str | None]:

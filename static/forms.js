@@ -362,6 +362,16 @@
 
   /* ---- Core's insert/edit dialog -------------------------------------------------------- */
 
+  // Core sends a blank field as "" (refused for dates, enums, phone numbers …); a register
+  // stores "no value" as NULL, as the form and the import do.
+  function blankIsNull(control, numeric) {
+    if (control.value.trim() === "") {
+      control.dataset.currentValueKind = "null";
+    } else if (control.dataset.currentValueKind === "null") {
+      control.dataset.currentValueKind = numeric ? "number" : "string";
+    }
+  }
+
   function columnField(context) {
     settle();
     if (!RULES || context.table !== RULES.register || !RULES.columns[context.column]) {
@@ -396,6 +406,7 @@
             select.appendChild(option);
           });
           field.input.type = "hidden";
+          blankIsNull(field.input);
           select.addEventListener("change", function () {
             var v = select.value;
             field.setValue(v === "" ? null : rule.type === "bool" ? Number(v) : v);
@@ -430,6 +441,7 @@
               });
           }
           field.input.type = "hidden";
+          blankIsNull(field.input);
           picker.root.appendChild(field.input);
           return picker.root;
         },
@@ -456,8 +468,10 @@
             field.setValue(result.value);
           }
         }
-        input.addEventListener("input", function () { check(false); });
-        input.addEventListener("blur", function () { check(true); });
+        var numeric = rule.type === "int" || rule.type === "real";
+        blankIsNull(input, numeric);
+        input.addEventListener("input", function () { blankIsNull(input, numeric); check(false); });
+        input.addEventListener("blur", function () { check(true); blankIsNull(input, numeric); });
         if (rule.type === "date") {
           input.placeholder = "2024-03-05 或 2024/3/5";
           var wrap = el("div");

@@ -174,6 +174,23 @@ class Catalogue:
                 + ";</script>\n")
 
 
+# Keys whose strings people read in the data our scripts get (rules, errors); everything else
+# (canonical values, column names, addresses) is data and stays as stored.
+DISPLAY_KEYS = {"label", "help", "messages", "message", "error"}
+
+
+def localise(data, lang: str, display: bool = False):
+    """`data` for a script, its display strings in 繁體 when the page is (our texts are 简体;
+    the page rewrite does not reach inside scripts or JSON answers)."""
+    if lang != "zh-Hant":
+        return data
+    if isinstance(data, dict):
+        return {k: localise(v, lang, display or k in DISPLAY_KEYS) for k, v in data.items()}
+    if isinstance(data, list):
+        return [localise(v, lang, display) for v in data]
+    return _hant(data) if display and isinstance(data, str) else data
+
+
 @functools.cache
 def catalogue(lang: str) -> Catalogue:
     return Catalogue(lang, load())

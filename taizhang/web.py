@@ -107,3 +107,15 @@ async def resolve_actor(datasette, request) -> dict | None:
             return None
         actor = decoded.get("a") if isinstance(decoded, dict) else None
     return actor
+
+
+async def language_of(datasette, request) -> str:
+    """The page language: the logged-in user's choice (users.db) → the tz_lang cookie → 简体."""
+    from taizhang import i18n   # i18n reads the catalogues; only pages need it
+
+    actor = await resolve_actor(datasette, request)
+    if actor and actor.get("id") and not actor.get("token"):
+        chosen = i18n.valid(user_store(datasette).language(actor["id"]))
+        if chosen:
+            return chosen
+    return i18n.valid(request.cookies.get(i18n.COOKIE)) or i18n.DEFAULT

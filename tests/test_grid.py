@@ -95,6 +95,20 @@ async def test_end_before_start_is_refused_by_the_database_rule(ds):
 
 
 @pytest.mark.asyncio
+async def test_refusals_and_rules_follow_the_page_language(ds):
+    changes = [{"id": 1, "column": "agreement_start", "value": "2025-01-01"},
+               {"id": 1, "column": "agreement_end", "value": "2024/1/1"}]
+    response = await _post(ds, changes, cookies={"tz_lang": "zh-Hant"})
+    (error,) = response.json()["errors"]
+    assert error["message"].startswith("協議到期日期不能早於協議開始日期")
+    assert error["column"] == "agreement_end"                      # names stay names
+    page = (await ds.client.get("/ops/partners", actor=EDITOR, cookies={"tz_lang": "zh-Hant"})).text
+    rules = json.loads(page.split("window.taizhangGrid = ", 1)[1].split(";\n", 1)[0].split(";</script>", 1)[0])
+    assert rules["columns"]["status"]["label"] == "合作狀態"
+    assert "合作中" in rules["columns"]["status"]["values"]          # stored values stay as stored
+
+
+@pytest.mark.asyncio
 async def test_a_database_refusal_names_each_bad_cell_of_a_row(ds):
     response = await _post(ds, [
         {"id": 1, "column": "email", "value": "不是邮箱"},
