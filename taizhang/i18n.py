@@ -245,7 +245,10 @@ def rewrite(page: str, lang: str, table: str | None, database_page: str | None =
             return match.group(0)
         return f'{match.group(1)}{match.group(2)}={quoted[0]}{new.replace(quoted[0], "&quot;" if quoted[0] == chr(34) else "&#39;")}{quoted[0]}'
 
-    for match in TOKEN.finditer(page):
+    pos, end_of_page = 0, len(page)
+    while pos < end_of_page:
+        match = TOKEN.match(page, pos)   # always matches: the last alternatives take any text or "<"
+        pos = match.end()
         token = match.group(0)
         first = token[0]
         if first != "<" or token == "<":
@@ -281,6 +284,15 @@ def rewrite(page: str, lang: str, table: str | None, database_page: str | None =
             continue
         if name == "table":
             tables.append(bool(DATA_TABLE.search(token)))
+        elif name == "tbody" and tables and tables[-1]:
+            # A data table's body is rows of data cells only: passed over whole (most of a
+            # table page's bytes), unless a cell holds a table of its own (rendered Markdown).
+            body_end = page.find("</tbody>", pos)
+            if body_end != -1 and page.find("<table", pos, body_end) == -1:
+                append(token)
+                append(page[pos:body_end])
+                pos = body_end
+                continue
         if database_page and name == "a":
             linked = re.search(r'href="/' + re.escape(database_page) + r'/([^"/?#.]+)"', token)
             if linked and linked.group(1) in cat.tables:

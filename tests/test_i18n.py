@@ -321,6 +321,17 @@ def test_rewrite_keeps_data_and_code():
     assert out.count("Next page") == 6
 
 
+def test_data_table_bodies_are_passed_over_whole_unless_a_cell_nests_a_table():
+    head = '<table class="rows-and-columns"><thead><tr><th>Next page</th></tr></thead><tbody>'
+    plain = f'{head}<tr><td>Next page</td><td><b>Next page</b></td></tr></tbody></table><p>Next page</p>'
+    out = i18n.rewrite(plain, "zh-Hans", None)
+    assert out.count("下一页") == 2 and out.count("Next page") == 2   # header and paragraph; the cells kept
+    nested = (f'{head}<tr><td><table><tr><td>Next page</td></tr></table> Next page</td></tr></tbody></table>'
+              '<p>Next page</p>')
+    out = i18n.rewrite(nested, "zh-Hans", None)
+    assert out.count("下一页") == 2 and out.count("Next page") == 2   # both cell texts kept
+
+
 def test_rewrite_is_idempotent_on_pages_without_english():
     page = "<html><body><p>已是中文 &amp; 数字 123</p></body></html>"
     assert i18n.rewrite(page, "zh-Hans", None) == page.replace("<html>", "<html>")
