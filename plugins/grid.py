@@ -107,7 +107,8 @@ async def _grid_register(datasette, view_name, database, table, request):
 def extra_js_urls(view_name, database, table, request, datasette):
     async def inner():
         reg = await _grid_register(datasette, view_name, database, table, request)
-        return [{"url": "/assets/grid.js"}] if reg else []
+        # A module: deferred, so it never holds up the page being parsed and shown.
+        return [{"url": "/assets/grid.js", "module": True}] if reg else []
 
     return inner
 

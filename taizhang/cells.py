@@ -41,7 +41,8 @@ class Refused(Exception):
 
 def editable(reg: Register) -> list[str]:
     """The columns the grid may edit: the register's own, not those the database derives."""
-    derived = set(reg.derive.get("total_score") and ["total_score"] or [])
+    # A weighted score is always computed; a rating derived from it may still be given by hand.
+    derived = {name for name, rule in reg.derive.items() if "weights" in rule}
     return [c for c in reg.columns if c not in derived]
 
 
