@@ -8,13 +8,14 @@ at the next request.
 """
 
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, Response
 
 from taizhang import throttle
-from taizhang.web import SESSION_COOKIE, actor_for, check_password, client_ip, start_session, user_store
+from taizhang.web import (SESSION_COOKIE, actor_for, check_password, client_ip, safe_next, start_session,
+                          user_store)
 
 
 @hookimpl
@@ -72,17 +73,6 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-def _safe_next(datasette, value: str | None) -> str:
-    """Only a same-site path is followed after login (no open redirect)."""
-    default = datasette.urls.path("/")
-    if not value:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return default
-    return value
-
-
 async def login(request, datasette):
     store = user_store(datasette)
     error = None
@@ -105,7 +95,7 @@ async def login(request, datasette):
         user = store.get(username) if ok else None
         if user:
             store.record("login", user.username, client_ip(request))
-            response = Response.redirect(_safe_next(datasette, next_url))
+            response = Response.redirect(safe_next(datasette, next_url))
             start_session(datasette, request, response, user.username)
             return response
         store.record("login_failed", username or None, client_ip(request))

@@ -8,13 +8,13 @@ creates later. JSON, CSV, files and encoded or partial responses pass through un
 """
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from datasette import hookimpl
 from datasette.utils.asgi import Request, Response
 
 from taizhang import i18n
-from taizhang.web import definition, language_of, user_store
+from taizhang.web import definition, language_of, safe_next, user_store
 
 # The register a page is about: its table page, row page, form, history and import pages.
 PAGE_TABLE = re.compile(r"^/(?:-/(?:form|history|import|linked)/)?([^/.]+)/([^/.]+)")
@@ -84,17 +84,6 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-def _safe_next(datasette, value: str | None) -> str:
-    """Only a same-site path is followed back (no open redirect)."""
-    default = datasette.urls.path("/")
-    if not value:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return default
-    return value
-
-
 async def language_page(request, datasette):
     if request.method == "POST":
         post = await request.post_vars()
@@ -107,7 +96,7 @@ async def language_page(request, datasette):
         actor = request.actor
         if actor and not actor.get("token") and user_store(datasette).get(actor["id"]):
             user_store(datasette).set_language(actor["id"], lang)
-        response = Response.redirect(_safe_next(datasette, post.get("next")))
+        response = Response.redirect(safe_next(datasette, post.get("next")))
         response.set_cookie(i18n.COOKIE, lang, max_age=ONE_YEAR, samesite="lax",
                             secure=request.scheme == "https", path=datasette.urls.path("/"))
         return response

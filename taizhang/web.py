@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from urllib.parse import urlsplit
 
 from datasette.resources import TableResource
 from datasette.tokens import TokenInvalid
@@ -119,3 +120,14 @@ async def language_of(datasette, request) -> str:
         if chosen:
             return chosen
     return i18n.valid(request.cookies.get(i18n.COOKIE)) or i18n.DEFAULT
+
+
+def safe_next(datasette, value: str | None) -> str:
+    """Where to send someone back to: only a same-site path (no open redirect)."""
+    default = datasette.urls.path("/")
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    return value
