@@ -450,3 +450,6 @@ async def test_english_labels_and_patterns_on_our_pages(lang_ds):
     assert "Allowed: 合作中、暂停、已终止" in form             # the canonical values are data
     # A strict pattern leaves data in brackets alone.
     assert i18n.catalogue("en").text("运营部周例会（第 47 周）", None) is None
+    # The edit-conflict sentence names the fields by their English labels.
+    assert i18n.catalogue("en").text("此记录已被 u-x 于 09:30 修改（改动了：类别、联系人）。请重新载入后再改。",
+                                     "partners") == "This record was changed by u-x at 09:30 (changed: Category, Contact person)."
