@@ -10,7 +10,9 @@
  * (the catalogue in the page's language, and the column labels of the page's table). Data is never
  * touched: table cells, text areas, code, input values (buttons aside), editable and
  * translate="no"/.tz-data regions, and the places where core shows row values in its dialogs.
- * Exposes window.taizhangT(text) for other scripts. */
+ * On 繁體 and English pages the catalogue also holds our own scripts' fixed 简体 strings (grid,
+ * forms, skip link: the `ours` section); our UI placed inside a data cell (UI below) is
+ * translated, the cell's value never. Exposes window.taizhangT(text) for other scripts. */
 (function () {
   "use strict";
 
@@ -40,6 +42,14 @@
     ".row-dialog-label", ".row-edit-fk-pk", ".row-edit-fk-link", ".datasette-autocomplete-list",
     ".result-name", ".result-label", ".result-url", ".result-description",
   ].join(", ");
+  // Our scripts' own interface inside a data cell: the grid's in-cell editor (its aria-label,
+  // title, placeholder; a select's empty choice), its messages with their buttons, the "saved"
+  // badge. Translated even in a td; what is typed or stored stays (NEVER, input values; the
+  // suggestions' datalist holds records' names).
+  var UI = ".tz-ui, .tz-editor, .tz-message, .tz-saved-badge";
+  var NEVER = "textarea, pre, code, script, style, datalist, [contenteditable], [translate='no'], .tz-data";
+  // Text worth looking up: core's English always; our 简体 too where the page is not 简体.
+  var WORDS = config.lang && config.lang !== "zh-Hans" ? /[A-Za-z?\u3400-\u9fff]/ : /[A-Za-z?]/;
   // Where a bare column name is the column's visible name (menus and dialogs), so it is shown
   // as the column's label; elsewhere the same word could be data.
   var COLUMN_PLACES = "dialog, .dropdown-menu";
@@ -75,7 +85,7 @@
   /* The translation of `text`, keeping its surrounding whitespace (it separates inline
    * nodes), or null when there is none. */
   function translate(text, columnPlace) {
-    if (!text || !/[A-Za-z?]/.test(text)) return null;
+    if (!text || !WORDS.test(text)) return null;
     var core = text.replace(/\s+/g, " ").trim();
     if (!core) return null;
     var out = lookup(core, columnPlace);
@@ -94,7 +104,11 @@
   }
 
   function skipped(element) {
-    return !element || !!closest.call(element, SKIP);
+    if (!element) return true;
+    var data = closest.call(element, SKIP);
+    if (!data) return false;
+    var ui = closest.call(element, UI);
+    return !(ui && ui !== data && data.contains(ui) && !closest.call(element, NEVER));
   }
 
   function inColumnPlace(element) {

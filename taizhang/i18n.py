@@ -91,6 +91,28 @@ def _definition_names(definition: Definition, lang: str) -> tuple[dict, dict, di
     return tables, columns, texts
 
 
+def _strict(entry: list) -> tuple[int, ...]:
+    """An ours_patterns entry's third element: "strict" (every group) or a list of groups."""
+    if len(entry) < 3:
+        return ()
+    groups = re.compile(entry[0]).groups
+    return tuple(range(1, groups + 1)) if entry[2] == "strict" else tuple(entry[2])
+
+
+def _english_names(definition: Definition) -> dict[str, str]:
+    """简体 label -> English of every register, column and role, for our own pages in English
+    (a label used by several registers is said as the first one says it)."""
+    names: dict[str, str] = {}
+    for reg in definition.registers.values():
+        names.setdefault(reg.label, reg.en)
+    for reg in definition.registers.values():
+        for col in reg.columns.values():
+            names.setdefault(col.label, col.en)
+    for role in definition.roles.values():
+        names.setdefault(role["label"], role["en"])
+    return names
+
+
 class Catalogue:
     """Everything one language needs to rewrite a page."""
 
@@ -99,16 +121,27 @@ class Catalogue:
         server = _read(SERVER_CATALOGUE)
         self.exact: dict[str, str] = {}
         self.patterns: list[tuple[re.Pattern, str]] = []
+        # (regex, template, strict): the captured parts (numbers from 1) a pattern applies only
+        # when it knows them (so "label（label）" never rewrites data that has brackets in it).
+        self.exact: dict[str, str] = {}
+        self.patterns: list[tuple[re.Pattern, str, tuple[int, ...]]] = []
         if lang != "en":
             self.exact = {_normalise(k): self._say(v) for k, v in (server.get("exact") or {}).items()}
-            self.patterns = [(re.compile(p), self._say(t)) for p, t in server.get("patterns") or []]
+            self.patterns = [(re.compile(p), self._say(t), ()) for p, t in server.get("patterns") or []]
         else:
             # English: core's strings stay; our 简体 strings are said in English.
             self.exact = {_normalise(k): v for k, v in (server.get("ours") or {}).items()}
-            self.patterns = [(re.compile(p), t) for p, t in server.get("ours_patterns") or []]
+            self.patterns = [(re.compile(p[0]), p[1], _strict(p)) for p in server.get("ours_patterns") or []]
         self.tables, self.columns, texts = _definition_names(definition, lang)
         self.databases = {name: self._say(db["title"]) for name, db in definition.databases.items()}
         self.exact.update(texts)
+        self.english = _english_names(definition) if lang == "en" else {}
+        self.english_columns = {reg.name: {c.label: c.en for c in reg.columns.values()}
+                                for reg in definition.registers.values()}
+        for hans, en in self.english.items():
+            self.exact.setdefault(hans, en)      # our pages show registers, columns, roles by label
+        if lang == "en":     # the databases' titles are ours too (db/registers.yml has no English)
+            self.databases = {name: self.exact.get(title, title) for name, title in self.databases.items()}
         self.all_columns: dict[str, str] = {}
         for cols in self.columns.values():
             for name, label in cols.items():
@@ -118,6 +151,14 @@ class Catalogue:
         if lang != "en":
             self.js = {"exact": {_normalise(k): self._say(v) for k, v in (js.get("exact") or {}).items()},
                        "patterns": [[p, self._say(t)] for p, t in js.get("patterns") or []]}
+        # Our scripts' fixed 简体 strings (grid, forms, skip link): 繁體 from OpenCC, or English.
+        # 简体 pages need nothing: the scripts already speak it.
+        if lang == "zh-Hant":
+            self.js["exact"].update({_normalise(k): _hant(k) for k in js.get("ours") or {}})
+            self.js["patterns"] += [[p, _hant(hans)] for p, hans, _ in js.get("ours_patterns") or []]
+        elif lang == "en":
+            self.js["exact"].update({_normalise(k): v for k, v in (js.get("ours") or {}).items()})
+            self.js["patterns"] += [[p, en] for p, _, en in js.get("ours_patterns") or []]
 
     def _say(self, hans: str) -> str:
         return _hant(hans) if self.lang == "zh-Hant" else hans
@@ -144,14 +185,16 @@ class Catalogue:
         if found is None:
             found = self._name_list(normalised, table)
         if found is None and depth < 8:
-            for pattern, template in self.patterns:
+            for pattern, template, strict in self.patterns:
                 match = pattern.fullmatch(normalised)
                 if match:
                     # The template is already in the page's language; a captured part is a
                     # name or phrase we know (translated) or a value (kept as it is: data).
+                    parts = [self._lookup(g, table, depth + 1) if g else None for g in match.groups()]
+                    if any(parts[i - 1] is None for i in strict):
+                        continue
                     found = template
-                    for i, group in enumerate(match.groups(), start=1):
-                        part = self._lookup(group, table, depth + 1) if group else None
+                    for i, (group, part) in enumerate(zip(match.groups(), parts), start=1):
                         found = found.replace("{%d}" % i, part if part is not None else (group or ""))
                     break
         return found
@@ -167,7 +210,11 @@ class Catalogue:
 
     def script(self, table: str | None) -> str:
         """The page's catalogue for static/i18n.js (the contract in db/translations_js.yml)."""
-        data = {"lang": self.lang, **self.js,
+        js = self.js
+        if self.lang == "en" and table in self.columns:
+            # our scripts name the page's columns by their 简体 labels ("合作伙伴名称（必填）")
+            js = {**js, "exact": {**self.english_columns[table], **js["exact"]}}
+        data = {"lang": self.lang, **js,
                 "columns": {table: self.columns[table]} if table in self.columns else {}}
         # "<" escaped: the JSON sits inside a <script> element.
         return ("<script>window.taizhangI18n = " + json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")

@@ -261,3 +261,81 @@ def test_translator_leaves_data_alone(server, browser):
     }""")
     assert changed == ["Save", "Cancel"]
     page.close()
+
+
+# -- our own scripts' strings (grid, forms, skip link) in 繁體 and English ---------------------
+OURS = {
+    "zh-Hant": {"reload": "重新載入", "overwrite": "覆蓋保存", "calendar": "日曆", "edit": "編輯",
+                "preview": "預覽", "fk": "名稱或編號", "skip": "跳到正文", "required": "（必填）"},
+    "en": {"reload": "Reload", "overwrite": "Overwrite", "calendar": "Calendar", "edit": "Edit",
+           "preview": "Preview", "fk": "Name or number", "skip": "Skip to content", "required": " (required)"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-Hant", "en"])
+def test_grid_editor_and_conflict_in_the_page_language(server, browser, data_dir, lang):
+    row = {"zh-Hant": 9, "en": 10}[lang]          # a row of its own: the other tests edit too
+    page = _page(browser, server, "i-editor", lang, "/ops/partners?_sort=id")
+    other = login(browser, server, "i-admin", start="/ops/partners")   # changes the row meanwhile
+    assert other.evaluate("""(row) => fetch('/-/cells/ops/partners', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({changes: [{id: row, column: 'contact_person', value: '另一位'}]})}).then(r => r.status)""",
+                          row) == 200
+    other.close()
+    words = OURS[lang]
+    assert page.locator("a.skip-link").inner_text() == words["skip"]
+    owner = page.locator(f"tr[data-row='{row}'] td.col-owner_id")
+    owner.dblclick()
+    field = owner.locator(".tz-field")
+    field.wait_for()
+    page.wait_for_function("(f) => f.placeholder !== '名称或编号'", arg=field.element_handle())
+    assert field.get_attribute("placeholder") == words["fk"]
+    field.press("Escape")
+
+    cell = page.locator(f"tr[data-row='{row}'] td.col-notes")
+    cell.dblclick()
+    cell.locator(".tz-field").fill(f"我的修改-{lang}")
+    cell.locator(".tz-field").press("Enter")
+    alert = cell.get_by_role("alert")
+    alert.wait_for()
+    alert.get_by_role("button", name=words["reload"]).wait_for()
+    assert alert.get_by_role("button", name=words["overwrite"]).count() == 1
+    assert alert.get_by_role("button", name="重新载入").count() == 0
+    _shot(page, f"grid-conflict-{lang}")
+    alert.get_by_role("button", name=words["overwrite"]).click()
+    page.wait_for_function("""(row) => {
+        const td = document.querySelector(`tr[data-row='${row}'] td.col-notes`);
+        return td && !td.querySelector('.tz-editor') && td.textContent.includes('我的修改');
+    }""", arg=str(row))
+    with sqlite3.connect(data_dir.path / "ops.db") as db:
+        assert db.execute("select notes from partners where id = ?", [row]).fetchone() == (f"我的修改-{lang}",)
+    page.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-Hant", "en"])
+def test_form_calendar_and_preview_in_the_page_language(server, browser, lang):
+    page = _page(browser, server, "i-editor", lang, "/-/form/ops/meetings/1")
+    words = OURS[lang]
+    page.locator(".calendar-button").first.wait_for()
+    page.wait_for_function("(t) => document.querySelector('.calendar-button').textContent === t",
+                           arg=words["calendar"])
+    tabs = page.locator(".markdown-tabs").first.locator("button")
+    assert tabs.all_inner_texts() == [words["edit"], words["preview"]]
+    _shot(page, f"form-scripts-{lang}")
+    page.close()
+
+
+def test_our_ui_in_a_cell_is_translated_the_cell_value_never(server, browser):
+    page = _page(browser, server, "i-editor", "en", "/ops/partners")
+    changed = page.evaluate("""async () => {
+        const td = document.querySelector('table.rows-and-columns tbody td.col-notes');
+        td.textContent = '预览';
+        const box = document.createElement('div');
+        box.className = 'tz-message';
+        box.textContent = '重新载入';
+        td.appendChild(box);
+        await new Promise((r) => setTimeout(r, 0));
+        return [td.firstChild.data, box.textContent];
+    }""")
+    assert changed == ["预览", "Reload"]
+    page.close()
