@@ -167,9 +167,17 @@ def normalise_token(value: str) -> str:
     return str(value).strip(" \t\r\n\u3000\u00a0").casefold()
 
 
+# The keys a column may have: anything else is a typo or a YAML slip (an unquoted comma in a
+# flow mapping starts a new key), refused rather than silently dropped.
+COLUMN_KEYS = {"type", "label", "en", "required", "unique", "references", "min", "max", "format", "not_before",
+               "open_ended", "money", "long", "markdown", "help", "values", "header_synonyms"}
+
+
 def _column(name: str, spec: dict, booleans: dict) -> Column:
     if spec.get("type") not in COLUMN_TYPES:
         raise DefinitionError(f"column {name}: unknown type {spec.get('type')!r}")
+    if unknown := set(spec) - COLUMN_KEYS:
+        raise DefinitionError(f"column {name}: unknown keys {sorted(unknown)!r}")
     for words in [*(spec.get("values") or {}).values(), *booleans.values()]:
         if any(isinstance(w, bool) for w in words or ()):
             raise DefinitionError(f"column {name}: quote yes/no/Y/N/TRUE/FALSE, YAML reads them as booleans")

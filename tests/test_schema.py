@@ -271,3 +271,16 @@ async def test_update_and_bulk_errors_quote_the_values(empty_ds):
     assert "邮箱格式不正确" in response.json()["errors"][0] and "「坏邮箱」" in response.json()["errors"][0]
     rows = await empty_ds.client.get("/ops/partners.json?_shape=array", actor=admin)
     assert [r["name"] for r in rows.json()] == ["甲"]  # the bulk insert wrote nothing
+
+
+def test_a_column_key_the_definition_does_not_know_is_refused():
+    # An unquoted comma in a YAML flow mapping splits a help line into a second, bogus key.
+    import yaml
+
+    from taizhang import registers
+
+    data = yaml.safe_load(registers.DEFINITION_PATH.read_text(encoding="utf-8"))
+    data["registers"]["meetings"]["columns"]["attendees"] = yaml.safe_load(
+        "{type: text, label: 参会人员, en: Attendees, help: 姓名以、，, ; 或换行分隔}")
+    with pytest.raises(registers.DefinitionError, match="unknown keys"):
+        registers.parse(data)
