@@ -14,7 +14,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Request, Response
 
 from taizhang import i18n
-from taizhang.web import definition, language_of, safe_next, user_store
+from taizhang.web import REQUEST_MEMO, definition, language_of, safe_next, user_store
 
 # The register a page is about: its table page, row page, form, history and import pages.
 PAGE_TABLE = re.compile(r"^/(?:-/(?:form|history|import|linked)/)?([^/.]+)/([^/.]+)")
@@ -52,6 +52,7 @@ def asgi_wrapper(datasette):
         async def in_language(scope, receive, send):
             if scope["type"] != "http" or scope["method"] == "HEAD":
                 return await app(scope, receive, send)
+            scope = {**scope, REQUEST_MEMO: {}}
             start, chunks = {}, []
 
             async def rewrite(message):

@@ -110,16 +110,27 @@ async def resolve_actor(datasette, request) -> dict | None:
     return actor
 
 
+# A dict the language plugin's ASGI wrapper puts in each request's scope: Datasette copies the
+# scope shallowly, so what the page's hooks work out once is there for the wrapper too.
+REQUEST_MEMO = "taizhang.memo"
+
+
 async def language_of(datasette, request) -> str:
-    """The page language: the logged-in user's choice (users.db) → the tz_lang cookie → 简体."""
+    """The page language: the logged-in user's choice (users.db) → the tz_lang cookie → 简体.
+    Worked out once per request (the page's scripts and its rewrite all ask)."""
+    memo = request.scope.get(REQUEST_MEMO)
+    if memo is not None and "language" in memo:
+        return memo["language"]
     from taizhang import i18n   # i18n reads the catalogues; only pages need it
 
+    lang = None
     actor = await resolve_actor(datasette, request)
     if actor and actor.get("id") and not actor.get("token"):
-        chosen = i18n.valid(user_store(datasette).language(actor["id"]))
-        if chosen:
-            return chosen
-    return i18n.valid(request.cookies.get(i18n.COOKIE)) or i18n.DEFAULT
+        lang = i18n.valid(user_store(datasette).language(actor["id"]))
+    lang = lang or i18n.valid(request.cookies.get(i18n.COOKIE)) or i18n.DEFAULT
+    if memo is not None:
+        memo["language"] = lang
+    return lang
 
 
 def safe_next(datasette, value: str | None) -> str:

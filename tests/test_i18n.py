@@ -453,3 +453,16 @@ async def test_english_labels_and_patterns_on_our_pages(lang_ds):
     # The edit-conflict sentence names the fields by their English labels.
     assert i18n.catalogue("en").text("此记录已被 u-x 于 09:30 修改（改动了：类别、联系人）。请重新载入后再改。",
                                      "partners") == "This record was changed by u-x at 09:30 (changed: Category, Contact person)."
+
+
+@pytest.mark.asyncio
+async def test_the_language_is_looked_up_once_per_page(lang_ds, monkeypatch):
+    # The rewrite, the form rules and the grid rules all need it: one users.db lookup serves all.
+    from taizhang.users import UserStore
+
+    calls = []
+    original = UserStore.language
+    monkeypatch.setattr(UserStore, "language", lambda self, username: calls.append(username) or original(self, username))
+    page = await lang_ds.client.get("/ops/partners", cookies=session(lang_ds, "editor"))
+    assert "window.taizhangGrid" in page.text and "window.taizhangForms" in page.text
+    assert len(calls) == 1
