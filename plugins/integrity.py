@@ -7,11 +7,13 @@ import sqlite3
 
 from datasette import hookimpl
 from datasette.utils import tilde_decode
+from datasette.utils.asgi import Request
 
 from taizhang import xref
+from taizhang.i18n import localise
 from taizhang.messages import BUSY, explain
 from taizhang.schema import quote
-from taizhang.web import definition
+from taizhang.web import definition, language_of
 
 
 
@@ -88,16 +90,17 @@ def asgi_wrapper(datasette):
                 # The app reads the same body; after it, the real channel (disconnects).
                 return messages.pop(0) if messages else await receive()
 
-            await app(scope, replay, _busy_in_chinese(send))
+            await app(scope, replay, _refusal_in_chinese(datasette, Request(scope, receive), send))
 
         return keep_json_body
 
     return wrap
 
 
-def _busy_in_chinese(send):
-    """Core takes the write lock (BEGIN IMMEDIATE) before any write_wrapper runs, so a lock
-    timeout reaches the JSON answer as "database is locked": say it in Chinese there."""
+def _refusal_in_chinese(datasette, request, send):
+    """A refused write's JSON answer as the person reads it. Core takes the write lock (BEGIN
+    IMMEDIATE) before any write_wrapper runs, so a lock timeout arrives as "database is locked":
+    said in Chinese here. The sentences are 简体; on a 繁體 page (core's dialog shows them) 繁體."""
     start = {}
 
     async def rewrite(message):
@@ -108,6 +111,7 @@ def _busy_in_chinese(send):
             body = message.get("body", b"")
             if b"database is locked" in body:
                 body = body.replace(b"database is locked", json.dumps(BUSY)[1:-1].encode())
+            body = await _in_page_language(datasette, request, body)
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
             start.clear()
@@ -115,6 +119,19 @@ def _busy_in_chinese(send):
         await send(message)
 
     return rewrite
+
+
+async def _in_page_language(datasette, request, body: bytes) -> bytes:
+    lang = await language_of(datasette, request)
+    if lang != "zh-Hant":
+        return body
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(answer, dict) and isinstance(answer.get("errors"), list):
+        answer["errors"] = localise(answer["errors"], lang, display=True)
+    return json.dumps(answer, ensure_ascii=False).encode()
 
 
 def _rows_written(request) -> tuple[str | None, list]:

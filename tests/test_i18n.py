@@ -466,3 +466,15 @@ async def test_the_language_is_looked_up_once_per_page(lang_ds, monkeypatch):
     page = await lang_ds.client.get("/ops/partners", cookies=session(lang_ds, "editor"))
     assert "window.taizhangGrid" in page.text and "window.taizhangForms" in page.text
     assert len(calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_refused_api_write_answers_in_the_page_language(lang_ds):
+    # Core's dialog shows the JSON API's refusal as it comes: 繁體 on a 繁體 page, 简体 otherwise.
+    row = {"row": {"name": "語言測試", "agreement_start": "2025-01-01", "agreement_end": "2024-01-01"}}
+    admin = {"id": "test-admin", "roles": ["admin"]}
+    hans = await lang_ds.client.post("/ops/partners/-/insert", json=row, actor=admin)
+    hant = await lang_ds.client.post("/ops/partners/-/insert", json=row, actor=admin, cookies={"tz_lang": "zh-Hant"})
+    assert hans.status_code == hant.status_code == 400
+    assert hans.json()["errors"][0].startswith("协议到期日期不能早于协议开始日期")
+    assert hant.json()["errors"][0].startswith("協議到期日期不能早於協議開始日期")
