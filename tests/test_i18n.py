@@ -455,3 +455,51 @@ async def test_english_labels_and_patterns_on_our_pages(lang_ds):
     # The edit-conflict sentence names the fields by their English labels.
     assert i18n.catalogue("en").text("此记录已被 u-x 于 09:30 修改（改动了：类别、联系人）。请重新载入后再改。",
                                      "partners") == "This record was changed by u-x at 09:30 (changed: Category, Contact person)."
+
+
+class _Options(HTMLParser):
+    """What each <select name=…> would submit: an option's value, or its text when it has none."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.selects: dict[str, list[str]] = {}
+        self.select, self.option = None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "select":
+            self.select = attrs.get("name")
+            self.selects.setdefault(self.select, [])
+        elif tag == "option" and self.select:
+            self.option = attrs.get("value")
+            if self.option is None:
+                self.option = ""
+                self.selects[self.select].append(None)     # filled by its text
+            else:
+                self.selects[self.select].append(self.option)
+                self.option = None
+
+    def handle_data(self, data):
+        if self.option is not None and self.select:
+            self.selects[self.select][-1] = (self.selects[self.select][-1] or "") + data.strip()
+
+    def handle_endtag(self, tag):
+        if tag == "option":
+            self.option = None
+        elif tag == "select":
+            self.select = None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
+async def test_filter_form_still_submits_column_identifiers(lang_ds, lang):
+    # Core's filter selects are <option>{{ column }}</option>, no value attribute: the text IS
+    # what the form submits, so showing it as a label must not change what is sent.
+    page = (await lang_ds.client.get("/ops/partners?category=供应商",
+                                     cookies=session(lang_ds, "admin", tz_lang=lang))).text
+    parser = _Options()
+    parser.feed(page)
+    columns = set(load().registers["partners"].columns) | {"id", "created_at", "updated_at", "rowid"}
+    submitted = parser.selects["_filter_column"] + parser.selects["_filter_column_1"]
+    assert "category" in submitted
+    assert set(submitted) - {""} <= columns, sorted(set(submitted) - columns)
