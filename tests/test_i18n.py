@@ -503,3 +503,16 @@ async def test_filter_form_still_submits_column_identifiers(lang_ds, lang):
     submitted = parser.selects["_filter_column"] + parser.selects["_filter_column_1"]
     assert "category" in submitted
     assert set(submitted) - {""} <= columns, sorted(set(submitted) - columns)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("lang", ["zh-Hans", "en"])
+async def test_refused_pages_do_not_describe_a_confidential_register(lang_ds, lang):
+    # A viewer may not know what the confidentiality register holds: the 403 page must not
+    # carry its column labels in the script catalogue (or anywhere else).
+    for url in ("/hr/confidentiality_agreements", "/hr/confidentiality_agreements/1",
+                "/-/form/hr/confidentiality_agreements", "/-/history/hr/confidentiality_agreements"):
+        response = await lang_ds.client.get(url, cookies=session(lang_ds, "viewer", tz_lang=lang))
+        assert response.status_code == 403, url
+        for secret in ("secrecy_level", "密级", "保密范围", "Secrecy level"):
+            assert secret not in response.text, (url, secret)
