@@ -516,3 +516,14 @@ async def test_refused_pages_do_not_describe_a_confidential_register(lang_ds, la
         assert response.status_code == 403, url
         for secret in ("secrecy_level", "密级", "保密范围", "Secrecy level"):
             assert secret not in response.text, (url, secret)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body,content_type", [
+    (b"lang=en&next=/\xff", "application/x-www-form-urlencoded"),   # raw, not %-encoded
+    (b"\xff\xfe\x00", "multipart/form-data; boundary=x"),
+])
+async def test_language_choice_with_a_body_that_is_not_utf8(lang_ds, body, content_type):
+    response = await lang_ds.client.post("/-/language", content=body, headers={"content-type": content_type},
+                                         cookies=session(lang_ds, "editor"))
+    assert response.status_code == 400 and "UTF-8" in response.text
