@@ -34,7 +34,8 @@ async def choices_view(request, datasette):
     ids = None
     if request.args.get("id"):
         raw = request.args["id"]
-        if not raw.isdigit():
+        # ASCII digits only ("²" passes isdigit but not int()), and what SQLite can hold
+        if not (raw.isascii() and raw.isdigit() and int(raw) < 2**63):
             return _error(f"id 应为整数，收到「{raw}」", 400)
         ids = [int(raw)]
     found = await choices.search(datasette.get_database(target.database), target, request.args.get("q", ""), ids)

@@ -34,9 +34,11 @@ def page_subject(path: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def translate_page(datasette, body: bytes, lang: str, path: str) -> bytes:
+def translate_page(datasette, body: bytes, lang: str, path: str, status: int = 200) -> bytes:
     page = body.decode("utf-8")
-    table, database_page = page_subject(path)
+    # A refused or failed page is about no register: its column labels (in the script's
+    # catalogue) would describe a register the visitor may not read.
+    table, database_page = page_subject(path) if status < 400 else (None, None)
     page = i18n.rewrite(page, lang, table, database_page)
     end = page.rfind("</body>")
     if end != -1:
@@ -71,7 +73,7 @@ def asgi_wrapper(datasette):
                 body = b"".join(chunks)
                 try:
                     lang = await language_of(datasette, Request(scope, receive))
-                    body = translate_page(datasette, body, lang, scope["path"])
+                    body = translate_page(datasette, body, lang, scope["path"], start.get("status", 200))
                 except UnicodeDecodeError:
                     pass                        # not UTF-8: shown as it came
                 headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]

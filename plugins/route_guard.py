@@ -51,4 +51,10 @@ def handle_exception(datasette, request, exception):
     one): they are the asker's to fix, so they answer 400 with the same message."""
     if isinstance(exception, DatasetteError) and exception.status == 500:
         return _refuse(request.path, 400, exception.message)
+    # An integer SQLite cannot hold (a row id of 30 digits in a URL) fails before any query runs.
+    if isinstance(exception, OverflowError):
+        return _refuse(request.path, 400, "数值过大，超出了可保存的范围")
+    # A form body that is not UTF-8: core's post_vars() decodes it without asking.
+    if isinstance(exception, UnicodeDecodeError):
+        return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")
     return None

@@ -71,11 +71,18 @@ def read_changes(body, reg: Register) -> list[Change]:
             errors.append(_error(row_id, column, f"{reg.columns[column].label}过长（最多 {MAX_VALUE_CHARS} 字）"))
         elif version is not None and not isinstance(version, str):
             errors.append(_error(row_id, column, "version 应为该记录的 updated_at 文本"))
+        elif not all(_encodable(v) for v in (value, version)):
+            # JSON may carry a lone surrogate ("\ud800"): SQLite cannot store it as UTF-8.
+            errors.append(_error(row_id, column, f"{reg.columns[column].label}含有无法保存的字符（不成对的代理码位）"))
         else:
             changes.append(Change(row_id, column, value, version or None))
     if errors:
         raise Refused(errors)
     return changes
+
+
+def _encodable(value) -> bool:
+    return not isinstance(value, str) or not any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
 def save(conn: sqlite3.Connection, definition: Definition, reg: Register, changes: list[Change]) -> dict:

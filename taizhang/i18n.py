@@ -254,6 +254,7 @@ TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)")
 ATTRIBUTE = re.compile(r"""(\s)(placeholder|title|aria-label|alt|value)=("[^"]*"|'[^']*')""", re.I)
 NOT_TRANSLATED = re.compile(r"""\stranslate=["']?no\b""", re.I)
 DATA_TABLE = re.compile(r"""\sclass=["'][^"']*\brows-and-columns\b""", re.I)
+OPTION_VALUE = re.compile(r"""\svalue\s*=""", re.I)
 BUTTON_INPUT = re.compile(r"""\stype=["']?(submit|button|reset)\b""", re.I)
 HTML_LANG = re.compile(r'<html lang="[^"]*"')
 # Core's phone layout labels each cell with its column name from CSS.
@@ -349,6 +350,12 @@ def rewrite(page: str, lang: str, table: str | None, database_page: str | None =
                 skip_tag, skip_depth = name, 1
             append(token)
             continue
+        if name == "option" and not OPTION_VALUE.search(token):
+            # Core's <option>{{ column }}</option>: with no value attribute the text is what the
+            # form submits, so it is kept as the value before the text is shown as a label.
+            next_tag = page.find("<", pos)
+            shown = page[pos:next_tag if next_tag != -1 else end_of_page]
+            token = token[:-1].rstrip("/") + f' value="{html.escape(_normalise(html.unescape(shown)))}">'
         if name == "html":
             token = HTML_LANG.sub(f'<html lang="{lang}"', token)
         elif "=" in token:

@@ -138,6 +138,10 @@ def safe_next(datasette, value: str | None) -> str:
     default = datasette.urls.path("/")
     if not value:
         return default
+    # Control characters refused outright: browsers drop tabs and newlines from a URL, so
+    # "/\t\\evil.example" would become "/\\evil.example", read as "//evil.example".
+    if any(ch < " " or ch == "\x7f" for ch in value):
+        return default
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith(("//", "/\\")):
         return default

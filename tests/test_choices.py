@@ -42,6 +42,10 @@ async def test_best_first_limited_and_by_id(empty_ds):
     assert one == {"choices": [{"id": 2, "label": "李娜（00013）"}]}
     bad = await empty_ds.client.get(URL, params={"id": "x"}, actor=editor)
     assert bad.status_code == 400 and "id 应为整数" in bad.json()["error"]
+    # digits SQLite cannot hold, or that int() cannot read ("²" is a digit to str.isdigit)
+    for garbage in ("9" * 30, "²", "-1"):
+        refused = await empty_ds.client.get(URL, params={"id": garbage}, actor=editor)
+        assert refused.status_code == 400 and "id 应为整数" in refused.json()["error"], garbage
 
 
 @pytest.mark.asyncio

@@ -133,3 +133,13 @@ async def test_conflict_shows_what_changed(empty_ds, empty_data_dir):
     assert "If-Match" not in stale and "重新载入" in stale and "覆盖保存" in stale
     # the refused form keeps the version read: a plain 保存 is refused again until a choice is made
     assert 'name="_version" value="2020-01-01T00:00:00Z"' in stale
+
+
+@pytest.mark.asyncio
+async def test_a_row_id_beyond_sqlite_integers_is_not_a_500(empty_ds):
+    huge = "9" * 30
+    editor = actor("editor")
+    for response in (await empty_ds.client.get(f"/-/form/ops/partners/{huge}", actor=editor),
+                     await empty_ds.client.post(f"/-/form/ops/partners/{huge}", data={"name": "x"}, actor=editor),
+                     await empty_ds.client.get(f"/-/history/ops/partners/{huge}", actor=editor)):
+        assert response.status_code == 400 and "数值过大" in response.text

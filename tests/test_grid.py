@@ -170,11 +170,14 @@ async def test_permissions_per_role_and_register(ds):
     '{"changes": [{"id": 1, "column": "agreement_start", "value": 1e400}]}',
     json.dumps({"changes": [{"id": 1, "column": "notes", "value": "x"}] * 3000}),
     json.dumps({"changes": [{"id": 1, "column": "notes", "value": "x" * 2_000_000}]}),
+    '{"changes": [{"id": 1, "column": "notes", "value": "a\\ud800"}]}',       # a lone surrogate
+    '{"changes": [{"id": 1, "column": "notes", "value": "x", "version": "\\udfff"}]}',
 ])
 async def test_garbage_is_answered_with_400(ds, body):
     response = await ds.client.post(URL, content=body, headers={"content-type": "application/json"}, actor=EDITOR)
     assert response.status_code == 400, response.text
     assert response.json()["ok"] is False and response.json()["errors"][0]["message"]
+    assert "codec" not in response.json()["message"]          # in Chinese, not Python's words
     assert (await _rows(ds))[1]["notes"] is None
 
 
