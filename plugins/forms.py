@@ -110,22 +110,23 @@ async def form(request, datasette):
         if not errors:
             read = post.get("_version") if row_id and not post.get("_overwrite") else None
             try:
-                await db.execute_write_fn(lambda conn: _save(conn, reg, row_id, values, read), request=request)
+                saved_id = await db.execute_write_fn(lambda conn: _save(conn, reg, row_id, values, read), request=request)
             except Exception as ex:  # constraint and conflict errors arrive as Chinese sentences
                 message = str(ex)
                 if message.startswith("此记录已被"):
                     # The API's advice (If-Match) means nothing here: the form has its own buttons.
                     conflict = message.split("。")[0] + "。"
-                    saved = dict((await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first())
-                    differences = _differences(reg, saved, values, options)
+                    saved = (await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first()
+                    if saved is None:   # deleted in the meantime
+                        raise NotFound("这条记录已被删除")
+                    differences = _differences(reg, dict(saved), values, options)
                     # A plain 保存 stays refused until the person chooses: reload or overwrite.
                     version = read
                 else:
                     errors = _field_errors(message, reg)
             else:
                 datasette.add_message(request, f"已保存{reg.label}", datasette.INFO)
-                target = row_id or (await db.execute(f"select max(id) from {quote(table)}")).first()[0]
-                return Response.redirect(datasette.urls.row(database, table, str(target)))
+                return Response.redirect(datasette.urls.row(database, table, str(saved_id)))
     return Response.html(await datasette.render_template("form.html", {
         "reg": reg, "database": database, "table": table, "row_id": row_id, "values": values,
         "errors": errors, "conflict": conflict, "differences": differences, "choices": options,
@@ -133,16 +134,20 @@ async def form(request, datasette):
     }, request=request))
 
 
-def _save(conn, reg, row_id, values: dict, version: str | None) -> None:
+def _save(conn, reg, row_id, values: dict, version: str | None) -> int:
+    """Insert or update the row; its id (this insert's own, not the newest row's)."""
     if row_id is None:
         cols = list(values)
-        conn.execute(f"insert into {quote(reg.name)} ({', '.join(map(quote, cols))}) values ({', '.join('?' * len(cols))})",
-                     list(values.values()))
-        return
+        return conn.execute(
+            f"insert into {quote(reg.name)} ({', '.join(map(quote, cols))}) values ({', '.join('?' * len(cols))})",
+            list(values.values())).lastrowid
     if version is not None and (sentence := conflict(conn, reg.name, int(row_id), version)):
         raise sqlite3.IntegrityError(sentence)
-    conn.execute(f"update {quote(reg.name)} set {', '.join(f'{quote(c)} = ?' for c in values)} where id = ?",
-                 [*values.values(), int(row_id)])
+    updated = conn.execute(f"update {quote(reg.name)} set {', '.join(f'{quote(c)} = ?' for c in values)} where id = ?",
+                           [*values.values(), int(row_id)])
+    if updated.rowcount == 0:
+        raise sqlite3.IntegrityError(f"这条{reg.label}记录已被删除，未能保存")
+    return int(row_id)
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import html
 import json
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import PayloadTooLarge, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -78,9 +78,12 @@ async def preview(request, datasette):
     if request.method != "POST":
         return Response.json({"ok": False, "error": "请用 POST 提交要预览的文本"}, status=405)
     try:
-        text = json.loads((await request.post_body()) or b"{}").get("text", "")
-    except (ValueError, AttributeError):
+        # Read no more than a text of MAX_TEXT characters can take (4 bytes each, with room for JSON).
+        text = json.loads((await request.post_body(max_bytes=MAX_TEXT * 4 + 1024)) or b"{}").get("text", "")
+    except (ValueError, AttributeError):   # not JSON, or not an object
         return Response.json({"ok": False, "error": "请求应为 JSON：{\"text\": \"…\"}"}, status=400)
+    except PayloadTooLarge:
+        text = None
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         return Response.json({"ok": False, "error": f"预览的文本应为不超过 {MAX_TEXT} 字的字符串"}, status=400)
     return Response.json({"ok": True, "html": render(text)})

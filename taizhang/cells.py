@@ -8,6 +8,7 @@ messages, which rolls the whole transaction back."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from dataclasses import dataclass
 
@@ -65,7 +66,8 @@ def read_changes(body, reg: Register) -> list[Change]:
             errors.append(_error(None, column if isinstance(column, str) else None, f"记录 id 应为正整数，收到「{row_id}」"))
         elif column not in allowed:
             errors.append(_error(row_id, None, f"{reg.label}没有可修改的列「{column}」"))
-        elif value is not None and not isinstance(value, (str, int, float)):
+        elif value is not None and (not isinstance(value, (str, int, float)) or isinstance(value, bool)
+                                    or (isinstance(value, float) and not math.isfinite(value))):
             errors.append(_error(row_id, column, f"{reg.columns[column].label}的值应为文字或数字"))
         elif isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
             errors.append(_error(row_id, column, f"{reg.columns[column].label}过长（最多 {MAX_VALUE_CHARS} 字）"))

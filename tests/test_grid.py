@@ -157,6 +157,7 @@ async def test_permissions_per_role_and_register(ds):
 @pytest.mark.asyncio
 @pytest.mark.parametrize("body", [
     "not json", "[]", "{}", '{"changes": []}', '{"changes": "x"}', '{"changes": [1]}',
+    '{"changes": [{"id": 1, "column": "notes", "value": NaN}]}', '{"changes": [{"id": 1, "column": "notes", "value": true}]}',
     '{"changes": [{"id": "x", "column": "notes", "value": 1}]}',
     '{"changes": [{"id": true, "column": "notes", "value": 1}]}',
     '{"changes": [{"id": 1, "column": "no_such_column", "value": 1}]}',

@@ -81,6 +81,8 @@ async def test_preview_answers_in_chinese(empty_ds):
     assert wrong.status_code == 405 and "POST" in wrong.json()["error"]
     bad = await empty_ds.client.post("/-/markdown", json={"text": 5}, actor=actor("viewer"))
     assert bad.status_code == 400 and "字符串" in bad.json()["error"]
+    huge = await empty_ds.client.post("/-/markdown", json={"text": "字" * 400_000}, actor=actor("viewer"))
+    assert huge.status_code == 400 and "不超过" in huge.json()["error"]   # refused before all of it is read
 
 
 @pytest.mark.asyncio
