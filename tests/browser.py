@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from taizhang.datadir import REPO
+from taizhang import demo
+from taizhang.datadir import REPO, DataDir, init
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
@@ -26,6 +27,18 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def writable_demo(path, today, accounts: dict[str, tuple[str, str | None]]) -> DataDir:
+    """A data dir of its own with the demo registers, for browser tests that write (the shared
+    demo data is read-only), and these logins: username -> (role, linked employee number)."""
+    data_dir = DataDir.resolve(path)
+    init(data_dir)
+    demo.fill(data_dir, today=today)
+    store = data_dir.users()
+    for username, (role, employee_no) in accounts.items():
+        store.add(username, PASSWORD, role, employee_no=employee_no)
+    return data_dir
 
 
 @contextlib.contextmanager

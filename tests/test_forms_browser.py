@@ -7,8 +7,7 @@ import re
 import pytest
 
 from taizhang import demo
-from taizhang.datadir import DataDir, init
-from tests.browser import ARTIFACTS, PASSWORD, login, running_server
+from tests.browser import ARTIFACTS, login, running_server, writable_demo
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.browser
@@ -16,12 +15,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data_dir = DataDir.resolve(tmp_path_factory.mktemp("forms") / "data")
-    init(data_dir)
-    demo.fill(data_dir, today=TODAY)
-    store = data_dir.users()
-    store.add("f-editor", PASSWORD, "editor", employee_no=demo.DEMO_ACCOUNTS["editor"])
-    store.add("f-editor2", PASSWORD, "editor")
+    data_dir = writable_demo(tmp_path_factory.mktemp("forms") / "data", TODAY, {
+        "f-editor": ("editor", demo.DEMO_ACCOUNTS["editor"]), "f-editor2": ("editor", None)})
     with running_server(data_dir) as url:
         yield url
 

@@ -9,8 +9,7 @@ import sqlite3
 import pytest
 
 from taizhang import demo
-from taizhang.datadir import DataDir, init
-from tests.browser import ARTIFACTS, PASSWORD, login, running_server
+from tests.browser import ARTIFACTS, login, running_server, writable_demo
 
 pytestmark = pytest.mark.browser
 PAGE = "/ops/partners?_sort=id"
@@ -18,14 +17,8 @@ PAGE = "/ops/partners?_sort=id"
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    """Its own demo registers: these tests write, the shared demo data is read-only."""
-    data_dir = DataDir.resolve(tmp_path_factory.mktemp("grid"))
-    init(data_dir)
-    demo.fill(data_dir, today=datetime.date(2026, 11, 21))
-    store = data_dir.users()
-    for role in ("editor", "manager", "viewer"):
-        store.add(f"grid-{role}", PASSWORD, role, employee_no=demo.DEMO_ACCOUNTS[role])
-    return data_dir
+    return writable_demo(tmp_path_factory.mktemp("grid"), datetime.date(2026, 11, 21), {
+        f"grid-{role}": (role, demo.DEMO_ACCOUNTS[role]) for role in ("editor", "manager", "viewer")})
 
 
 @pytest.fixture(scope="module")

@@ -3,28 +3,20 @@ the mobile column actions, the jump menu, status messages — show in Chinese (�
 static/i18n.js has run, in a real browser; and core's dialogs still insert, edit and delete.
 
 Only the parts core's JavaScript creates are asserted (open dialogs, menus, status messages):
-server-rendered text is translated by the server layer (plugins/language.py), which also injects
-the catalogue. Until that layer is on the page, `_with_catalogue` injects it exactly as the contract
-says; once a page carries `window.taizhangI18n` itself, the page is left alone."""
+server-rendered text is translated by the server layer (plugins/language.py, tested in
+tests/test_i18n.py), which also injects the catalogue this script reads."""
 
 import datetime
-import json
 import re
 import sqlite3
 
 import pytest
-import yaml
 
-from taizhang import demo
 from taizhang.chinese import to_traditional
-from taizhang.datadir import REPO, DataDir, init
-from taizhang.registers import load
-from tests.browser import ARTIFACTS, PASSWORD, login, running_server
+from tests.browser import ARTIFACTS, login, running_server, writable_demo
 
 pytestmark = pytest.mark.browser
 
-CATALOGUE = REPO / "db" / "translations_js.yml"
-SYSTEM_LABELS = {"id": "编号", "created_at": "创建时间", "updated_at": "更新时间"}
 # ASCII words a Chinese page may show: product and format names, and key caps (the jump menu's
 # hints show the keys as printed on the keyboard). Anything else is an untranslated string.
 ALLOWED = {"Datasette", "SQL", "SQLite", "CSV", "TSV", "JSON", "Excel", "Google", "Sheets", "HTTP",
@@ -50,51 +42,11 @@ TEXTS_JS = """([root, skip]) => {
 }"""
 
 
-def _catalogue(lang: str, table: str | None) -> dict:
-    """window.taizhangI18n as the server layer injects it (shared contract)."""
-    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
-    convert = to_traditional if lang == "zh-Hant" else (lambda s: s)
-    columns = {}
-    reg = load().registers.get(table or "")
-    if reg:
-        labels = {**SYSTEM_LABELS, **{c.name: c.label for c in reg.columns.values()}}
-        columns = {reg.name: {k: convert(v) for k, v in labels.items()}}
-    return {"lang": lang, "exact": {k: convert(v) for k, v in data["exact"].items()},
-            "patterns": [[r, convert(t)] for r, t in data["patterns"]], "columns": columns}
-
-
-def _with_catalogue(page, server, lang):
-    """Test-only stand-in for plugins/language.py's injection (see the module docstring)."""
-    page.context.add_cookies([{"name": "tz_lang", "value": lang, "url": server}])
-
-    def inject(route):
-        if route.request.resource_type != "document":
-            return route.continue_()
-        response = route.fetch()
-        body = response.text()
-        if "window.taizhangI18n" not in body and "</body>" in body:
-            parts = route.request.url.removeprefix(server).split("?")[0].strip("/").split("/")
-            config = json.dumps(_catalogue(lang, parts[1] if len(parts) > 1 else None), ensure_ascii=False)
-            tags = (f"<script>window.taizhangI18n = {config};</script>"
-                    '<script src="/assets/i18n.js" defer></script>')
-            head, tail = body.rsplit("</body>", 1)
-            body = head + tags + "</body>" + tail
-        route.fulfill(response=response, body=body)
-
-    page.route(re.compile("^" + re.escape(server)), inject)
-    return page
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """Writable: the tests save, insert and delete through core's dialogs."""
-    data_dir = DataDir.resolve(tmp_path_factory.mktemp("i18n"))
-    init(data_dir)
-    demo.fill(data_dir, today=datetime.date(2026, 11, 21))
-    store = data_dir.users()
-    store.add("i-admin", PASSWORD, "admin")
-    store.add("i-editor", PASSWORD, "editor")
-    return data_dir
+    return writable_demo(tmp_path_factory.mktemp("i18n"), datetime.date(2026, 11, 21),
+                         {"i-admin": ("admin", None), "i-editor": ("editor", None)})
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +58,7 @@ def server(data_dir):
 def _page(browser, server, user, lang, start, width=1280):
     page = login(browser, server, user, start="/")
     page.set_viewport_size({"width": width, "height": 900})
-    _with_catalogue(page, server, lang)
+    page.context.add_cookies([{"name": "tz_lang", "value": lang, "url": server}])
     page.goto(server + start)
     page.wait_for_function("window.taizhangT !== undefined")
     return page
