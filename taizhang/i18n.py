@@ -227,15 +227,20 @@ DISPLAY_KEYS = {"label", "help", "messages", "message", "error"}
 
 
 def localise(data, lang: str, display: bool = False):
-    """`data` for a script, its display strings in 繁體 when the page is (our texts are 简体;
-    the page rewrite does not reach inside scripts or JSON answers)."""
-    if lang != "zh-Hant":
+    """`data` for a script, its display strings in the page's language (our texts are 简体; the
+    page rewrite does not reach inside scripts or JSON answers): 繁體 by OpenCC, English through
+    the catalogue (what it does not know stays as it is)."""
+    if lang not in ("zh-Hant", "en"):
         return data
     if isinstance(data, dict):
         return {k: localise(v, lang, display or k in DISPLAY_KEYS) for k, v in data.items()}
     if isinstance(data, list):
         return [localise(v, lang, display) for v in data]
-    return _hant(data) if display and isinstance(data, str) else data
+    if not (display and isinstance(data, str)):
+        return data
+    if lang == "zh-Hant":
+        return _hant(data)
+    return catalogue(lang).text(_normalise(data), None) or data
 
 
 @functools.cache

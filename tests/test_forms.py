@@ -45,6 +45,21 @@ async def test_errors_appear_next_to_their_field(empty_ds, form, field, message)
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("lang,field,message", [
+    ("en", "agreement_start", "No such date: 2024-02-30. Check the year"),   # the reader's sentence
+    ("en", "agreement_end", "Agreement end cannot be earlier than Agreement start"),   # the database's
+    ("zh-Hant", "agreement_end", "協議到期日期不能早於協議開始日期"),
+])
+async def test_errors_in_the_page_language(empty_ds, lang, field, message):
+    form = {"name": "乙", "agreement_start": "2024-02-30"} if field == "agreement_start" else {
+        "name": "乙", "agreement_start": "2025-01-01", "agreement_end": "2024-01-01"}
+    page = (await empty_ds.client.post("/-/form/ops/partners", data=form, actor=actor("editor"),
+                                       cookies={"tz_lang": lang})).text
+    block = page[page.index(f'id="f-{field}"'):]
+    assert message in block[:block.index("</div>")]
+
+
+@pytest.mark.asyncio
 async def test_edit_conflict_then_overwrite(empty_ds, empty_data_dir):
     admin, editor = actor("admin"), actor("editor")
     await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲"}}, actor=admin)

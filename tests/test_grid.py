@@ -109,6 +109,20 @@ async def test_refusals_and_rules_follow_the_page_language(ds):
 
 
 @pytest.mark.asyncio
+async def test_refusals_and_rules_in_english(ds):
+    changes = [{"id": 1, "column": "agreement_start", "value": "2025-01-01"},
+               {"id": 1, "column": "agreement_end", "value": "2024-02-30"}]
+    (error,) = (await _post(ds, changes, cookies={"tz_lang": "en"})).json()["errors"]
+    assert error["message"].startswith("Agreement end: No such date: 2024-02-30. Check the year")
+    changes[1]["value"] = "2024/1/1"
+    (error,) = (await _post(ds, changes, cookies={"tz_lang": "en"})).json()["errors"]
+    assert error["message"].startswith("Agreement end cannot be earlier than Agreement start (received: ")
+    page = (await ds.client.get("/ops/partners", actor=EDITOR, cookies={"tz_lang": "en"})).text
+    rules = json.loads(page.split("window.taizhangGrid = ", 1)[1].split(";</script>", 1)[0])
+    assert rules["columns"]["agreement_end"]["label"] == "Agreement end"
+
+
+@pytest.mark.asyncio
 async def test_a_database_refusal_names_each_bad_cell_of_a_row(ds):
     response = await _post(ds, [
         {"id": 1, "column": "email", "value": "不是邮箱"},
