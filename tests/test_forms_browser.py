@@ -140,6 +140,9 @@ def test_add_a_resolution_from_the_meetings_page_with_the_picker(server, browser
     form.locator("[role=option]", has_text="陈静").first.wait_for()
     page.keyboard.press("Enter")
     assert "陈静" in combobox.input_value()
+    for width in (1280, 390):   # the select behind the picker stays hidden, phone layout included
+        page.set_viewport_size({"width": width, "height": 900})
+        assert not form.locator("select[name=owner_id]").is_visible()
     _shot(page, "linked-add-resolution")
     form.locator("input[type=submit]").click()
     page.wait_for_load_state()
