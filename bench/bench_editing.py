@@ -38,8 +38,9 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import bench_serve  # noqa: E402  (the data builder, server handling and machine description)
-from bench_serve import HOST, Server, build_data_dir, free_port, get, machine  # noqa: E402
+import bench_serve  # noqa: E402  (the data builder and server handling)
+from bench_serve import HOST, Server, build_data_dir, free_port, get  # noqa: E402
+from report import clean_up, machine, write_markdown  # noqa: E402
 
 PAGE = "/ops/customers?_size=50"
 EDITOR = "bench_editor"
@@ -186,15 +187,6 @@ def report(args, build_s, times, sizes, browser) -> list[str]:
     return lines
 
 
-def write_markdown(path: pathlib.Path, lines: list[str]) -> None:
-    """Rewrite the figures, keeping whatever was written by hand below the marker."""
-    marker = "<!-- Written by hand below: kept when the figures above are regenerated. -->"
-    kept = ""
-    if path.exists() and marker in path.read_text(encoding="utf-8"):
-        kept = path.read_text(encoding="utf-8").split(marker, 1)[1]
-    path.write_text("\n".join(lines) + "\n\n" + marker + kept, encoding="utf-8")
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -259,9 +251,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        for server in servers:
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(tmp, servers=servers)
     return 0
 
 

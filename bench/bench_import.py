@@ -29,11 +29,9 @@ import cProfile
 import datetime
 import io
 import json
-import os
 import pathlib
 import pstats
 import random
-import shlex
 import shutil
 import signal
 import sqlite3
@@ -48,6 +46,9 @@ REPO = BENCH.parent
 for entry in (str(REPO), str(BENCH)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
+
+from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+                    render_markdown, render_text, write_markdown)
 
 TABLE = "customers"
 TITLE = "客户档案（基准测试）"
@@ -99,18 +100,6 @@ def rate(rows: int, seconds: float | None) -> str:
 
 def ratio(a: float | None, b: float | None, digits: int = 2) -> str:
     return f"{a / b:.{digits}f}" if a is not None and b else "–"
-
-
-def machine() -> str:
-    import bench_serve as bs  # noqa: PLC0415  (one helper; sets TAIZHANG_TEST_FAST_HASH, irrelevant here)
-
-    return bs.machine()
-
-
-def width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 # --------------------------------------------------------------------------------------
@@ -547,28 +536,6 @@ def tables(res: dict, args) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
-def render_text(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(width(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(values):
-        return "  ".join(v + " " * (w - width(v)) for v, w in zip(values, widths)).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def render_markdown(header: list[str], rows: list[list[str]]) -> str:
-    def numeric(i: int) -> bool:
-        return all(r[i][:1] in "0123456789-–≤≥" for r in rows if r[i])
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i and numeric(i) else "---" for i in range(len(header))) + "|"]
-    def cell(text: str) -> str:  # an indented sub-row stays indented in Markdown
-        stripped = text.lstrip(" ")
-        return "&nbsp;&nbsp;" * ((len(text) - len(stripped)) // 2) + stripped
-
-    lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def dominant(res: dict) -> list[str]:
     """A data-driven paragraph: which part of the import the time goes to."""
     lay, e2e = res.get("layers", {}), res.get("e2e")
@@ -734,16 +701,10 @@ def main(argv=None) -> int:
         for line in para + note_list:
             print("- " + line)
         print(f"Whole run: {total_s:.0f}s.")
-        if problems:
-            print("\nProblems:")
-            for p in problems:
-                print("  - " + p)
+        print_problems(problems)
 
         if args.markdown:
-            command = " ".join(shlex.quote(a) for a in [
-                os.path.relpath(sys.executable, REPO), os.path.relpath(__file__, REPO),
-                *(argv if argv is not None else sys.argv[1:]),
-            ])
+            command = command_line(__file__, argv)
             md = [
                 "# Import benchmark: a large customers workbook against a bare ceiling",
                 "",
@@ -763,22 +724,14 @@ def main(argv=None) -> int:
                 md += ["## Profiles (cProfile, top lines by cumulative time)", ""]
                 for name, text in profiles.items():
                     md += [f"### {name}", "", "```", text, "```", ""]
-            if problems:
-                md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
-            from bench_serve import write_markdown  # noqa: PLC0415  (as machine() above)
-
+            md += markdown_problems(problems)
             write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        clean_up(tmp, args.keep)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ import datetime
 import http.client
 import os
 import pathlib
-import platform
 import random
-import shlex
 import shutil
 import signal
 import socket
@@ -29,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import unicodedata
 import urllib.parse
 
 # Password hashing cost is irrelevant here; must be set before taizhang is imported.
@@ -38,6 +35,9 @@ os.environ["TAIZHANG_TEST_FAST_HASH"] = "1"
 REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+                    render_markdown, render_text, width, write_markdown)
 
 HOST = "127.0.0.1"
 RARE_TERM = "鲟鱼子酱"  # in ~0.1% of rows
@@ -505,55 +505,6 @@ HEADER = [
 ]
 
 
-def width(text: str) -> int:
-    """Terminal columns: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def render_text(rows: list[list[str]]) -> str:
-    widths = [max(width(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-
-    def line(values):
-        return "  ".join(v + " " * (w - width(v)) for v, w in zip(values, widths)).rstrip()
-
-    return "\n".join([line(HEADER), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def render_markdown(rows: list[list[str]]) -> str:
-    right = {i for i in range(1, 10)}
-    lines = ["| " + " | ".join(HEADER) + " |"]
-    lines.append("|" + "|".join("---:" if i in right else "---" for i in range(len(HEADER))) + "|")
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-# Text after this line in a results file is written by hand and survives a re-run.
-HAND_WRITTEN = "<!-- Written by hand below: kept when the figures above are regenerated. -->"
-
-
-def write_markdown(path, lines: list[str]) -> None:
-    """Write a results file, keeping the hand-written part of the one it replaces."""
-    out = pathlib.Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    kept = ""
-    if out.exists() and HAND_WRITTEN in (old := out.read_text(encoding="utf-8")):
-        kept = "\n" + HAND_WRITTEN + old.split(HAND_WRITTEN, 1)[1]
-    out.write_text("\n".join(lines) + kept, encoding="utf-8")
-    print(f"\nwrote {out}")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 # --------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------
@@ -692,7 +643,7 @@ def main(argv=None) -> int:
                     )
 
         rows = table_rows(results, [p[0] for p in measured], concurrencies)
-        text = render_text(rows)
+        text = render_text(HEADER, rows)
         print()
         print(text)
         print("\n'!' marks a figure with non-200 responses, socket errors or too few requests (invalid).")
@@ -706,13 +657,10 @@ def main(argv=None) -> int:
             f"{COMMON_TERM} {built['truth'][COMMON_TERM]} (Datasette stops counting filtered rows at 10,000: 10001 means more)"
         )
         print(f"search result counts — {count_line}\n{truth_line}")
-        if problems:
-            print("\nProblems:")
-            for p in problems:
-                print("  - " + p)
+        print_problems(problems)
 
         if args.markdown:
-            command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable, REPO), os.path.relpath(__file__, REPO), *(argv if argv is not None else sys.argv[1:])])
+            command = command_line(__file__, argv)
             import datasette
 
             md = [
@@ -728,7 +676,7 @@ def main(argv=None) -> int:
                 f"- Requests per page and server: {args.requests_c1} at c=1, {args.requests_c8} at c=8, after {args.warmup} warm-up requests",
                 f"- taizhang: {tz_how}, admin session cookie; plain: `datasette serve ops.db` (copy of the same file), default settings, no plugins",
                 "",
-                render_markdown(rows),
+                render_markdown(HEADER, rows),
                 "",
                 "Latencies in ms. `!` marks an invalid figure (non-200 responses, socket errors or too few requests).",
                 "Targets: p50 latency ratio taizhang/plain at c=1 ≤ 1.0; req/s ratio taizhang/plain at c=8 ≥ 1.0.",
@@ -736,22 +684,14 @@ def main(argv=None) -> int:
                 f"Search result counts — {count_line}. {truth_line}.",
                 "",
             ]
-            if problems:
-                md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
+            md += markdown_problems(problems)
             write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
-        for s in servers:
-            s.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        clean_up(tmp, args.keep, servers)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import json
 import os
 import pathlib
 import secrets
-import shlex
 import shutil
 import signal
 import sqlite3
@@ -46,6 +45,8 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import bench_serve as bs  # noqa: E402  (sets TAIZHANG_TEST_FAST_HASH=1 on import: undone below)
+from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+                    render_markdown, render_text, write_markdown)
 
 # The login measurements are about the production hash cost: never the fast test hash, neither
 # here (user creation) nor in the servers, which inherit this environment.
@@ -500,24 +501,6 @@ def tables(res: dict, args) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
-def render_text(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(bs.width(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(values):
-        return "  ".join(v + " " * (w - bs.width(v)) for v, w in zip(values, widths)).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def render_markdown(header: list[str], rows: list[list[str]]) -> str:
-    def numeric(i: int) -> bool:
-        return all(r[i][:1] in "0123456789-–±" for r in rows)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i and numeric(i) else "---" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def notes(res: dict, args, hash_params: str, loadgen: str) -> list[str]:
     n = [
         f"Password hashing: argon2id {hash_params} (production; TAIZHANG_TEST_FAST_HASH unset for "
@@ -676,16 +659,10 @@ def main(argv=None) -> int:
             print("- " + line)
         print("'!' marks a figure with non-200 responses, socket errors or too few requests.")
         print(f"Whole run: {total_s:.0f}s.")
-        if problems:
-            print("\nProblems:")
-            for p in problems:
-                print("  - " + p)
+        print_problems(problems)
 
         if args.markdown:
-            command = " ".join(shlex.quote(a) for a in [
-                os.path.relpath(sys.executable, REPO), os.path.relpath(__file__, REPO),
-                *(argv if argv is not None else sys.argv[1:]),
-            ])
+            command = command_line(__file__, argv)
             import datasette
 
             md = [
@@ -693,7 +670,7 @@ def main(argv=None) -> int:
                 "",
                 f"- Command: `{command}`",
                 f"- Date: {started:%Y-%m-%d %H:%M %Z}",
-                f"- Machine: {bs.machine()}",
+                f"- Machine: {machine()}",
                 f"- Datasette {datasette.__version__}; data: `taizhang init --demo` (42 partners, 520 customers, …) "
                 f"plus {1 + args.flood_users + args.timing_n} users created with `UserStore.add`",
                 f"- Whole run: {total_s:.0f}s",
@@ -703,22 +680,14 @@ def main(argv=None) -> int:
                 md += [f"## {title}", "", render_markdown(header, rows), ""]
             md += ["## How it was measured", ""] + [f"- {line}" for line in note_list] + [""]
             md += ["`!` marks a figure with non-200 responses, socket errors or too few requests.", ""]
-            if problems:
-                md += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
-            bs.write_markdown(args.markdown, md)
+            md += markdown_problems(problems)
+            write_markdown(args.markdown, md)
         return 1 if problems else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
-        for s in servers:
-            s.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        clean_up(tmp, args.keep, servers)
 
 
 if __name__ == "__main__":
