@@ -47,7 +47,7 @@ for entry in (str(REPO), str(BENCH)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+from report import (bounded, clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
                     render_markdown, render_text, write_markdown)
 
 TABLE = "customers"
@@ -65,16 +65,6 @@ TARGET_MEMORY = 1.2  # full import peak RSS / reader peak RSS
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def bounded(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return value
-
-    return parse
 
 
 def peak_rss_kb() -> int:

@@ -36,7 +36,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+from report import (bounded, clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
                     render_markdown, render_text, width, write_markdown)
 
 HOST = "127.0.0.1"
@@ -508,16 +508,6 @@ HEADER = [
 # --------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------
-
-
-def bounded(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return value
-
-    return parse
 
 
 def parse_args(argv=None):

@@ -45,7 +45,7 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import bench_serve as bs  # noqa: E402  (sets TAIZHANG_TEST_FAST_HASH=1 on import: undone below)
-from report import (clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
+from report import (bounded, clean_up, command_line, machine, markdown_problems, print_problems,  # noqa: E402
                     render_markdown, render_text, write_markdown)
 
 # The login measurements are about the production hash cost: never the fast test hash, neither
@@ -549,7 +549,7 @@ def notes(res: dict, args, hash_params: str, loadgen: str) -> list[str]:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    b = bs.bounded
+    b = bounded
     p.add_argument("--requests", type=b(10, 5000), default=300, help=f"requests to {PAGE} per measurement (default 300)")
     p.add_argument("--concurrency", type=b(1, 16), default=1, help="connections for the unrelated page (default 1)")
     p.add_argument("--flood-users", type=b(1, 50), default=20, help="concurrent logins per flood round (default 20)")

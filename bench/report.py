@@ -4,6 +4,7 @@ and the cleanup of its scratch directory and servers. Sets nothing on import."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import platform
@@ -18,6 +19,17 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 HAND_WRITTEN = "<!-- Written by hand below: kept when the figures above are regenerated. -->"
 # A right-aligned (numeric) column: every value starts like a number, a ratio or a bound.
 NUMERIC_START = "0123456789-–±≤≥"
+
+
+def bounded(low: int, high: int):
+    """An argparse type: an integer within [low, high]."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse
 
 
 def width(text: str) -> int:
