@@ -208,8 +208,10 @@ class Catalogue:
             return None
         return (", " if self.lang == "en" else "、").join(labels)
 
+    @functools.lru_cache(maxsize=64)
     def script(self, table: str | None) -> str:
-        """The page's catalogue for static/i18n.js (the contract in db/translations_js.yml)."""
+        """The page's catalogue for static/i18n.js (the contract in db/translations_js.yml);
+        the same for every page of a table in a language, so built once."""
         js = self.js
         if self.lang == "en" and table in self.columns:
             # our scripts name the page's columns by their 简体 labels ("合作伙伴名称（必填）")
