@@ -13,6 +13,8 @@ import datetime
 import math
 import re
 
+from taizhang.characters import BLANK_TEXT, normalise_key
+from taizhang.chinese import to_simplified
 from taizhang.registers import Column, normalise_token
 
 
@@ -23,8 +25,9 @@ class CellError(Exception):
         self.hint = hint
 
 
-# Surrounding whitespace people leave in cells: ASCII, ideographic (U+3000), no-break (U+00A0).
-SPACES = " \t\r\n\u3000\u00a0"
+# Surrounding whitespace people leave in cells: every Unicode space (ideographic U+3000,
+# no-break U+00A0 …), tabs, line breaks and zero-width characters.
+SPACES = BLANK_TEXT
 # Full-width forms of ASCII (U+FF01–U+FF5E), for digits, ＠ and punctuation in numbers, dates,
 # phones and emails — not for free text, which keeps what was typed.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -137,9 +140,12 @@ def _number(value, label: str, hint: str) -> float:
     if text and text[-1] in _UNITS:
         multiplier, text = _UNITS[text[-1]], text[:-1]
     try:
-        return float(text) * multiplier
+        number = float(text) * multiplier
     except ValueError:
         raise CellError(f"{label}应为数字，收到「{value}」", hint)
+    if not math.isfinite(number):   # float() reads inf, nan, 1e400; a register holds none of them
+        raise CellError(f"{label}不是有限的数字：「{value}」", hint)
+    return number
 
 
 def parse_money(value, scale: float = 1) -> float | None:
@@ -204,7 +210,10 @@ def parse_choice(value, column: Column):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    # Input is compared in 简体 (OpenCC t2s), so every 繁體 spelling of a value is read as it.
     canonical = column.synonyms().get(normalise_token(str(value)))
+    if canonical is None:
+        canonical = column.synonyms().get(normalise_token(to_simplified(str(value))))
     if canonical is None:
         choices = "、".join(str(v) for v in column.values) if column.type == "enum" else "是/否、√/×、Y/N、1/0"
         raise CellError(f"「{value}」不是{column.label}的可选值", f"请填写：{choices}")
@@ -228,4 +237,8 @@ def parse_cell(column: Column, value, *, date1904: bool = False, scale: float = 
         return parse_money(value, scale) if column.money else parse_real(value, scale)
     if column.format in ("phone", "email"):
         return parse_contact(value, number_format)
-    return parse_text(value, number_format)
+    text = parse_text(value, number_format)
+    # A natural key as the database stores it (its trigger does the same), so ００12 finds 0012.
+    if column.key and text is not None:
+        return normalise_key(text) or None
+    return text
