@@ -11,6 +11,7 @@ form, the import, /-/execute-write and a plain sqlite3 connection:
 - 繁體 enum values are read by converting them to 简体 (合作夥伴 -> 合作伙伴);
 - history pages answer for rows holding every edge value the registers accept."""
 
+import dataclasses
 import json
 import sqlite3
 
@@ -304,3 +305,83 @@ async def test_history_pages_answer_for_rows_holding_edge_values(ds, empty_data_
     restored = await ds.client.post("/-/history/ops/customers/1/restore", data={"log_id": str(log_id)}, actor=ADMIN)
     assert restored.status_code == 302   # refused with a message (Infinity is not a number), not a 500
     assert shell.execute("SELECT total_spend FROM customers WHERE id = 1").fetchone() == (None,)
+
+
+# -- integers beyond SQLite's 64 bits -----------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path, body", [
+    ("/ops/customer_tiers/-/insert", '{"row": {"name": "层", "rank": 9223372036854775808}}'),
+    ("/ops/customer_tiers/1/-/update", '{"update": {"follow_up_days": -9223372036854775809}}'),
+    ("/ops/customer_tiers/-/insert", '{"rows": [{"name": "层", "min_annual_spend": 100000000000000000000000000}]}'),
+])
+async def test_json_api_refuses_integers_sqlite_cannot_hold(ds, path, body):
+    r = await _json(ds, path, body)
+    assert r.status_code == 400 and "数值过大" in _error(r) and "Python" not in r.text, r.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("typed", ["9223372036854775808", "1e30", "１" + "０" * 20])
+async def test_form_and_grid_refuse_integers_sqlite_cannot_hold(ds, typed):
+    page = await ds.client.post("/-/form/ops/customer_tiers/1", data={"name": "重要客户", "rank": typed}, actor=ADMIN)
+    block = page.text[page.text.index('id="f-rank"'):]
+    assert "整数过大" in block[:block.index("</div>")] and "Python" not in page.text
+    grid = await ds.client.post("/-/cells/ops/customer_tiers", json={"changes": [
+        {"id": 1, "column": "rank", "value": typed}]}, actor=ADMIN)
+    assert grid.status_code == 400 and "排序" in grid.json()["errors"][0]["message"]
+
+
+@pytest.mark.asyncio
+async def test_the_refusals_are_said_in_english_on_english_pages(ds):
+    page = await ds.client.post("/-/form/ops/partners", data={"name": "甲\u202e乙"}, actor=EDITOR, cookies={"tz_lang": "en"})
+    assert "Partner name cannot contain control or text-direction characters" in page.text
+    page = await ds.client.post("/-/form/ops/customers", data={"customer_no": "C9", "name": "乙", "total_spend": "1e400"},
+                                actor=EDITOR, cookies={"tz_lang": "en"})
+    assert "Not a finite number: “1e400”" in page.text
+
+
+# -- existing database files get the new CHECKs -------------------------------------------------
+def _swap_table_sql(conn, table, sql):
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", [sql, table])
+    conn.execute(f"PRAGMA schema_version = {version + 1}")
+    conn.execute("PRAGMA writable_schema = OFF")
+
+
+def test_init_gives_an_existing_file_the_new_enum_spellings(empty_data_dir, definition):
+    from taizhang.datadir import init
+    from taizhang.schema import create_table_sql
+
+    shell = _shell(empty_data_dir, "hr")
+    current = create_table_sql(definition.registers["confidentiality_agreements"])
+    assert "'合作夥伴'" in current
+    # A file made before 繁體 spellings were enumerated: its CHECK lists only the s2t forms.
+    _swap_table_sql(shell, "confidentiality_agreements", current.replace(", '合作夥伴'", "").replace(", '閤作夥伴'", ""))
+    with pytest.raises(sqlite3.IntegrityError, match="签署方类型必须是以下之一"):
+        shell.execute("INSERT INTO confidentiality_agreements (agreement_no, party_kind, party_name, signed_on)"
+                      " VALUES ('BM-9', '合作夥伴', '甲', '2024-01-01')")
+    shell.close()
+    assert "confidentiality_agreements" in init(empty_data_dir)["hr"]
+    shell = _shell(empty_data_dir, "hr")
+    shell.execute("INSERT INTO confidentiality_agreements (agreement_no, party_kind, party_name, partner_name, signed_on)"
+                  " VALUES ('BM-9', '合作夥伴', '甲', '甲', '2024-01-01')")
+    assert shell.execute("SELECT party_kind FROM confidentiality_agreements").fetchall() == [("合作伙伴",)]
+    assert shell.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert init(empty_data_dir)["hr"] == []   # idempotent
+
+
+def test_a_check_that_rows_would_fail_is_refused_and_nothing_changes(empty_data_dir, definition):
+    from taizhang import derived, schema
+
+    conn = empty_data_dir.connect("ops")
+    conn.execute("INSERT INTO employees (employee_no, name, status) VALUES ('00001', '甲', '在职')")
+    reg = definition.registers["employees"]
+    narrower = dataclasses.replace(reg, columns={**reg.columns, "status": dataclasses.replace(
+        reg.columns["status"], values={"试用": []})})
+    before = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'employees'").fetchone()
+    conn.execute("BEGIN")
+    with pytest.raises(schema.ChecksRefused, match="员工中已有记录不符合新的规则"):
+        schema.update_checks(conn, narrower)
+    conn.execute("ROLLBACK")
+    assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'employees'").fetchone() == before
+    assert derived.sync(conn, definition, "ops") == []

@@ -32,6 +32,8 @@ SPACES = BLANK_TEXT
 # phones and emails — not for free text, which keeps what was typed.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 OPEN_ENDED = {"长期", "长期有效", "長期", "長期有效", "无固定期限", "無固定期限", "永久"}
+# What SQLite can store as an INTEGER (a larger one cannot even be bound).
+SQLITE_MIN_INT, SQLITE_MAX_INT = -(2**63), 2**63 - 1
 EXCEL_EPOCH_1900 = datetime.date(1899, 12, 30)  # serial 1 = 1900-01-01, past Excel's 1900 leap bug
 EXCEL_EPOCH_1904 = datetime.date(1904, 1, 1)
 CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "１": 1, "２": 2, "３": 3, "４": 4}
@@ -169,10 +171,16 @@ def parse_int(value) -> int | None:
         return None
     if isinstance(value, str):
         value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名)$", "", ascii_forms(value))
-    number = _number(value, "整数", "请填写整数")
-    if not number.is_integer():
-        raise CellError(f"应为整数，收到 {number:g}", "请填写整数")
-    return int(number)
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value   # exactly as given: a float would round a large integer
+    else:
+        number = _number(value, "整数", "请填写整数")
+        if not number.is_integer():
+            raise CellError(f"应为整数，收到 {number:g}", "请填写整数")
+        number = int(number)
+    if not SQLITE_MIN_INT <= number <= SQLITE_MAX_INT:
+        raise CellError(f"整数过大：{value}", "请填写合理范围内的整数")
+    return number
 
 
 def parse_text(value, number_format: str | None = None) -> str | None:
