@@ -12,7 +12,6 @@ form, the import, /-/execute-write and a plain sqlite3 connection:
 - history pages answer for rows holding every edge value the registers accept."""
 
 import dataclasses
-import json
 import sqlite3
 
 import openpyxl
