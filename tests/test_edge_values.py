@@ -242,6 +242,14 @@ async def test_keys_are_stored_normalised(ds, empty_data_dir):
     assert r.status_code == 400 and "客户编号" in _error(r)
 
 
+@pytest.mark.asyncio
+async def test_a_reference_typed_as_a_look_alike_key_finds_the_row(ds):
+    grid = await ds.client.post("/-/cells/ops/partners", json={"changes": [
+        {"id": 1, "column": "owner_id", "value": "００012"}]}, actor=EDITOR)
+    assert grid.status_code == 200, grid.text
+    assert grid.json()["rows"]["1"]["cells"]["owner_id"]["label"] == "张伟"
+
+
 # -- 繁體 enum values --------------------------------------------------------------------------------
 @pytest.mark.asyncio
 async def test_a_traditional_enum_value_is_read_through_t2s_on_every_path(ds, empty_data_dir, tmp_path):
@@ -323,7 +331,7 @@ async def test_json_api_refuses_integers_sqlite_cannot_hold(ds, path, body):
 async def test_form_and_grid_refuse_integers_sqlite_cannot_hold(ds, typed):
     page = await ds.client.post("/-/form/ops/customer_tiers/1", data={"name": "重要客户", "rank": typed}, actor=ADMIN)
     block = page.text[page.text.index('id="f-rank"'):]
-    assert "整数过大" in block[:block.index("</div>")] and "Python" not in page.text
+    assert "数值过大" in block[:block.index("</div>")] and "Python" not in page.text
     grid = await ds.client.post("/-/cells/ops/customer_tiers", json={"changes": [
         {"id": 1, "column": "rank", "value": typed}]}, actor=ADMIN)
     assert grid.status_code == 400 and "排序" in grid.json()["errors"][0]["message"]

@@ -179,7 +179,7 @@ def parse_int(value) -> int | None:
             raise CellError(f"应为整数，收到 {number:g}", "请填写整数")
         number = int(number)
     if not SQLITE_MIN_INT <= number <= SQLITE_MAX_INT:
-        raise CellError(f"整数过大：{value}", "请填写合理范围内的整数")
+        raise CellError(f"数值过大：{value}", "请填写合理范围内的整数")
     return number
 
 
