@@ -4,9 +4,11 @@ _xref_queue); `taizhang check` scans everything for writes made outside the app.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import dataclass
 
-from taizhang.registers import Definition
+from taizhang.registers import Definition, Register
 from taizhang.schema import XREF_QUEUE, literal, quote
 
 
@@ -54,3 +56,103 @@ def clear_queue(conn: sqlite3.Connection) -> None:
     except sqlite3.OperationalError:
         pass
 
+
+
+# -- the other direction: ops.db rows that hr.db rows name ------------------------------------
+# A rename of a 工号 / partner name, or a delete, would leave agreements pointing nowhere. ops.db
+# cannot see hr.db, so the writer notes which referred-to keys exist before its write (KeyGuard)
+# and, before committing, refuses the write if one of them is gone.
+
+@dataclass(frozen=True, eq=False)   # identity: a dict key within one guard
+class Reference:
+    """One cross-file reference: source.column names target.target_column (when `when` holds)."""
+    source: Register
+    column: str
+    target: Register
+    target_column: str
+    when: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A key the write would take away: how many rows refer to it — never which (readers of the
+    target may not be allowed to read the source) — and the sentence to show."""
+    reference: Reference
+    value: object
+    count: int
+    sentence: str
+
+
+class StillReferenced(sqlite3.IntegrityError):
+    """A write refused because it renames or deletes keys that rows of another file refer to."""
+
+    def __init__(self, lost: list[Lost]):
+        super().__init__("；".join(item.sentence for item in lost))
+        self.lost = lost
+
+
+def references_into(definition: Definition, database: str) -> list[Reference]:
+    """Cross-file references, held in other files, whose targets live in `database`."""
+    return [
+        Reference(reg, column, definition.registers[ref["register"]], ref["column"],
+                  tuple((ref.get("when") or {}).items()))
+        for reg in definition.registers.values()
+        for column, ref in reg.cross_references.items()
+        if definition.registers[ref["register"]].database == database and reg.database != database
+    ]
+
+
+def referring_counts(source: sqlite3.Connection, refs: list[Reference]) -> dict[Reference, dict]:
+    """For each reference, how many source rows name each key."""
+    counts = {}
+    for ref in refs:
+        where = "".join(f" AND {quote(k)} = ?" for k, _ in ref.when)
+        counts[ref] = dict(source.execute(
+            f"SELECT {quote(ref.column)}, count(*) FROM {quote(ref.source.name)}"
+            f" WHERE {quote(ref.column)} IS NOT NULL{where} GROUP BY {quote(ref.column)}",
+            [v for _, v in ref.when]).fetchall())
+    return counts
+
+
+def _present(conn: sqlite3.Connection, ref: Reference, values) -> set:
+    if not values:
+        return set()
+    return {row[0] for row in conn.execute(
+        f"SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM {quote(ref.target.name)}"
+        f" WHERE {quote(ref.target_column)} = j.value)", [json.dumps(list(values), ensure_ascii=False)])}
+
+
+class KeyGuard:
+    """Made before a write to `database` (on the connection that writes), with a connection
+    that can read the referring file; `lost()` after it, before the commit."""
+
+    def __init__(self, conn: sqlite3.Connection, source: sqlite3.Connection, definition: Definition, database: str):
+        self.definition = definition
+        self.refs = references_into(definition, database)
+        counts = referring_counts(source, self.refs)
+        self.present = {ref: _present(conn, ref, counts[ref]) for ref in self.refs}
+        self.counts = counts
+
+    def check(self, conn: sqlite3.Connection, source: sqlite3.Connection | None = None) -> None:
+        """Raise StillReferenced if the write took away a referred-to key."""
+        if lost := self.lost(conn, source):
+            raise StillReferenced(lost)
+
+    def lost(self, conn: sqlite3.Connection, source: sqlite3.Connection | None = None) -> list[Lost]:
+        """Keys that existed and were referred to before the write and are gone now. With
+        `source`, the referring rows are counted again (a run that also rewrote them)."""
+        counts = referring_counts(source, self.refs) if source is not None else self.counts
+        found = []
+        for ref in self.refs:
+            still = {v for v in self.present[ref] if counts[ref].get(v)}
+            for value in sorted(still - _present(conn, ref, still), key=str):
+                found.append(self._refusal(ref, value, counts[ref][value]))
+        return found
+
+    def _refusal(self, ref: Reference, value, count: int) -> Lost:
+        key_label = ref.target.columns[ref.target_column].label
+        who = "或".join(self.definition.roles[r]["label"]
+                       for r in self.definition.roles_allowed("write", ref.source.name) if r != "admin")
+        sentence = (f"该{ref.target.label}（{key_label}「{value}」）被 {count} 份{ref.source.label}引用，"
+                    f"不能修改{key_label}或删除；请先由{who or '管理员'}处理相关{ref.source.label}")
+        return Lost(ref, value, count, sentence)

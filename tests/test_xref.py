@@ -1,0 +1,112 @@
+"""Cross-file references stay whole from the ops.db side too: renaming or deleting an employee's
+工号 or a partner's name that confidentiality agreements (hr.db) name is refused on every app
+write path, with how many agreements refer to it and never which ones."""
+
+import sqlite3
+
+import pytest
+import pytest_asyncio
+
+from tests.conftest import actor
+
+pytestmark = pytest.mark.fast
+ADMIN, HR, MANAGER, EDITOR = actor("admin"), actor("hr"), actor("manager"), actor("editor")
+EMPLOYEE_REFUSAL = "该员工（工号「00012」）被 3 份保密协议引用，不能修改工号或删除"
+PARTNER_REFUSAL = "该合作伙伴档案（合作伙伴名称「甲公司」）被 1 份保密协议引用，不能修改合作伙伴名称或删除"
+
+
+@pytest_asyncio.fixture
+async def ds(empty_ds):
+    for table, row in (("employees", {"employee_no": "00012", "name": "张伟"}),
+                       ("employees", {"employee_no": "00013", "name": "李娜"}),
+                       ("partners", {"name": "甲公司"}), ("partners", {"name": "乙公司"})):
+        response = await empty_ds.client.post(f"/ops/{table}/-/insert", json={"row": row}, actor=ADMIN)
+        assert response.status_code == 201, response.text
+    agreements = [{"agreement_no": f"BM-{n}", "party_kind": "员工", "party_name": "张伟", "employee_no": "00012",
+                   "signed_on": "2024-01-01"} for n in (1, 2, 3)]
+    agreements.append({"agreement_no": "BM-SECRET-9", "party_kind": "合作伙伴", "party_name": "甲公司",
+                       "partner_name": "甲公司", "signed_on": "2024-01-01"})
+    response = await empty_ds.client.post("/hr/confidentiality_agreements/-/insert", json={"rows": agreements}, actor=HR)
+    assert response.status_code == 201, response.text
+    return empty_ds
+
+
+async def _row(ds, table, row_id):
+    rows = (await ds.client.get(f"/ops/{table}/{row_id}.json?_shape=array", actor=ADMIN)).json()
+    return rows[0] if rows else None
+
+
+def _refused(response, sentence):
+    assert response.status_code == 400, response.text
+    (message,) = response.json()["errors"]
+    assert sentence in message and "人事" in message
+    assert "BM-" not in message   # the count, never which agreements
+
+
+@pytest.mark.asyncio
+async def test_json_api_rename_and_delete_are_refused_with_the_count(ds):
+    _refused(await ds.client.post("/ops/employees/1/-/update", json={"update": {"employee_no": "00099"}}, actor=MANAGER),
+             EMPLOYEE_REFUSAL)
+    _refused(await ds.client.post("/ops/employees/1/-/delete", actor=HR), EMPLOYEE_REFUSAL)
+    _refused(await ds.client.post("/ops/partners/1/-/update", json={"update": {"name": "甲公司（新）"}}, actor=EDITOR),
+             PARTNER_REFUSAL)
+    _refused(await ds.client.post("/ops/partners/1/-/delete", actor=MANAGER), PARTNER_REFUSAL)
+    assert (await _row(ds, "employees", 1))["employee_no"] == "00012"
+    assert (await _row(ds, "partners", 1))["name"] == "甲公司"
+    # Anything else about them may change; unreferenced keys may be renamed and deleted.
+    for path, body, who in (("/ops/employees/1/-/update", {"update": {"name": "张伟伟"}}, MANAGER),
+                            ("/ops/employees/2/-/update", {"update": {"employee_no": "00098"}}, MANAGER),
+                            ("/ops/partners/2/-/delete", None, MANAGER)):
+        response = await ds.client.post(path, json=body, actor=who)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.asyncio
+async def test_upsert_and_execute_write_cannot_take_a_key_away(ds):
+    response = await ds.client.post("/ops/employees/-/upsert", json={"rows": [{"id": 1, "employee_no": "X1", "name": "张伟"}]}, actor=MANAGER)
+    _refused(response, EMPLOYEE_REFUSAL)
+    response = await ds.client.post("/ops/-/execute-write", json={"sql": "DELETE FROM employees"}, actor=ADMIN)
+    assert response.status_code == 400, response.text
+    assert EMPLOYEE_REFUSAL in str(response.json())
+    assert await _row(ds, "employees", 1) is not None
+
+
+@pytest.mark.asyncio
+async def test_form_and_grid_refuse_it(ds):
+    page = await ds.client.post("/-/form/ops/employees/1", data={"employee_no": "00099", "name": "张伟"}, actor=MANAGER)
+    assert page.status_code == 200 and EMPLOYEE_REFUSAL in page.text and "BM-" not in page.text
+    response = await ds.client.post("/-/cells/ops/partners", json={"changes": [
+        {"id": 1, "column": "name", "value": "丙公司"}]}, actor=EDITOR)
+    assert response.status_code == 400 and PARTNER_REFUSAL in response.json()["message"]
+    assert "BM-" not in response.text
+    assert (await _row(ds, "employees", 1))["employee_no"] == "00012"
+    assert (await _row(ds, "partners", 1))["name"] == "甲公司"
+
+
+@pytest.mark.asyncio
+async def test_history_restore_of_an_older_key_is_refused(ds, empty_data_dir):
+    await ds.client.post("/ops/employees/2/-/update", json={"update": {"employee_no": "00020"}}, actor=MANAGER)
+    await ds.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
+        "agreement_no": "BM-4", "party_kind": "员工", "party_name": "李娜", "employee_no": "00020",
+        "signed_on": "2024-01-01"}}, actor=HR)
+    conn = empty_data_dir.connect("ops")
+    (log_id,) = conn.execute("SELECT id FROM _audit_log WHERE table_name = 'employees' AND row_id = 2"
+                             " AND operation = 'update'").fetchone()
+    conn.close()
+    response = await ds.client.post("/-/history/ops/employees/2/restore", data={"log_id": str(log_id), "column": "employee_no"},
+                                    actor=MANAGER)
+    assert response.status_code == 302
+    assert (await _row(ds, "employees", 2))["employee_no"] == "00020"
+
+
+@pytest.mark.asyncio
+async def test_rename_allowed_once_hr_moved_the_agreements(ds):
+    response = await ds.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
+        "agreement_no": "BM-5", "party_kind": "员工", "party_name": "张伟", "employee_no": "00013",
+        "signed_on": "2024-01-01"}}, actor=HR)
+    assert response.status_code == 201
+    for n in (1, 2, 3):
+        response = await ds.client.post(f"/hr/confidentiality_agreements/{n}/-/delete", actor=HR)
+        assert response.status_code == 200, response.text
+    response = await ds.client.post("/ops/employees/1/-/update", json={"update": {"employee_no": "00099"}}, actor=MANAGER)
+    assert response.status_code == 200, response.text
