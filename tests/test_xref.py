@@ -110,3 +110,57 @@ async def test_rename_allowed_once_hr_moved_the_agreements(ds):
         assert response.status_code == 200, response.text
     response = await ds.client.post("/ops/employees/1/-/update", json={"update": {"employee_no": "00099"}}, actor=MANAGER)
     assert response.status_code == 200, response.text
+
+
+# -- imports: replace mode and undo go through the same guard -----------------------------------
+def _hr_agreement(data_dir, employee_no):
+    """An agreement written as HR would, through the import (so the reference is checked)."""
+    from tests.test_import import make_xlsx
+    return make_xlsx(data_dir.path / f"协议{employee_no}.xlsx", [
+        ["协议编号", "签署方类型", "签署方", "员工工号", "签订日期"],
+        [f"BM-{employee_no}", "员工", "某人", employee_no, "2024-01-01"]])
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_import_replace_cannot_delete_a_referenced_employee(empty_data_dir, tmp_path, skip_invalid):
+    from taizhang.importer.engine import import_files
+    from tests.test_import import make_xlsx, snapshot
+
+    roster = [["工号", "姓名"], ["00001", "张三"], ["00002", "李四"]]
+    import_files(empty_data_dir, [make_xlsx(tmp_path / "a.xlsx", roster)])
+    import_files(empty_data_dir, [_hr_agreement(empty_data_dir, "00002")])
+    before = snapshot(empty_data_dir)
+    run = import_files(empty_data_dir, [make_xlsx(tmp_path / "b.xlsx", roster[:2])], mode="replace",
+                       skip_invalid=skip_invalid)
+    assert not run.written
+    (problem,) = run.problems
+    assert "该员工（工号「00002」）被 1 份保密协议引用，不能修改工号或删除" in problem.reason
+    assert "BM-" not in problem.reason and "--mode upsert" in problem.hint
+    assert snapshot(empty_data_dir) == before
+
+
+def test_import_replace_may_drop_an_employee_whose_agreement_moves_in_the_same_run(empty_data_dir, tmp_path):
+    from taizhang.importer.engine import import_files
+    from tests.test_import import make_xlsx
+
+    import_files(empty_data_dir, [make_xlsx(tmp_path / "a.xlsx", [["工号", "姓名"], ["00001", "张三"], ["00002", "李四"]])])
+    import_files(empty_data_dir, [_hr_agreement(empty_data_dir, "00002")])
+    moved = make_xlsx(tmp_path / "协议.xlsx", [["协议编号", "签署方类型", "签署方", "员工工号", "签订日期"],
+                                              ["BM-00002", "员工", "某人", "00001", "2024-01-01"]])
+    run = import_files(empty_data_dir, [make_xlsx(tmp_path / "b.xlsx", [["工号", "姓名"], ["00001", "张三"]]), moved],
+                       mode="replace")
+    assert run.written, run.problems
+
+
+def test_undo_of_an_import_cannot_remove_a_referenced_employee(empty_data_dir, tmp_path):
+    from taizhang.importer.batches import UndoRefused, undo
+    from taizhang.importer.engine import import_files
+    from tests.test_import import make_xlsx
+
+    run = import_files(empty_data_dir, [make_xlsx(tmp_path / "a.xlsx", [["工号", "姓名"], ["00007", "王五"]])])
+    import_files(empty_data_dir, [_hr_agreement(empty_data_dir, "00007")])
+    with pytest.raises(UndoRefused, match="被 1 份保密协议引用"):
+        undo(empty_data_dir, run.batch_id)
+    conn = empty_data_dir.connect("ops")
+    assert conn.execute("SELECT employee_no FROM employees").fetchall() == [("00007",)]
+    conn.close()
