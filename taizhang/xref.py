@@ -36,17 +36,23 @@ def dangling(
             )
             if only_queued:
                 sql += f" AND id IN (SELECT row_id FROM {XREF_QUEUE} WHERE table_name = {literal(reg.name)})"
+            missing: dict[object, list[int]] = {}
             for row_id, value in conn.execute(sql, list((ref.get("when") or {}).values())):
                 found = lookup.execute(
                     f"SELECT 1 FROM {quote(target.name)} WHERE {quote(ref['column'])} = ?", [value]
                 ).fetchone()
                 if not found:
-                    label = reg.columns[column].label
-                    target_label = target.columns[ref["column"]].label
-                    problems.append(
-                        f"{reg.label}（id {row_id}）的{label}「{value}」在{target.label}中不存在"
-                        f"（按{target_label}查找）"
-                    )
+                    missing.setdefault(value, []).append(row_id)
+            label = reg.columns[column].label
+            target_label = target.columns[ref["column"]].label
+            for value, ids in missing.items():
+                if only_queued:   # a write's refusal: the rows it wrote
+                    problems += [f"{reg.label}（id {i}）的{label}「{value}」在{target.label}中不存在"
+                                 f"（按{target_label}查找）" for i in ids]
+                else:   # the report: one line per dangling key, with how many rows name it
+                    shown = "、".join(map(str, ids[:10])) + ("…" if len(ids) > 10 else "")
+                    problems.append(f"{reg.label}的{label}「{value}」在{target.label}中不存在"
+                                    f"（按{target_label}查找）：{len(ids)} 条{reg.label}引用它（id {shown}）")
     return problems
 
 

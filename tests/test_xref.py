@@ -164,3 +164,26 @@ def test_undo_of_an_import_cannot_remove_a_referenced_employee(empty_data_dir, t
     conn = empty_data_dir.connect("ops")
     assert conn.execute("SELECT employee_no FROM employees").fetchall() == [("00007",)]
     conn.close()
+
+
+def test_check_lists_what_a_shell_left_dangling_with_counts(empty_data_dir, tmp_path):
+    """A sqlite3 shell cannot be stopped: `taizhang check` reports each dangling key once, with
+    how many agreements name it."""
+    from click.testing import CliRunner
+    from scripts.cli import cli
+
+    ops = sqlite3.connect(empty_data_dir.database("ops"))
+    ops.execute("INSERT INTO employees (employee_no, name) VALUES ('00012', '张伟')")
+    ops.commit()
+    hr = sqlite3.connect(empty_data_dir.database("hr"))
+    hr.executemany("INSERT INTO confidentiality_agreements (agreement_no, party_kind, party_name, employee_no, signed_on)"
+                   " VALUES (?, '员工', '张伟', '00012', '2024-01-01')", [("BM-1",), ("BM-2",)])
+    hr.commit()
+    hr.close()
+    ops.execute("UPDATE employees SET employee_no = '00021'")   # the shell renames the 工号
+    ops.commit()
+    ops.close()
+    result = CliRunner().invoke(cli, ["check", "--data-dir", str(empty_data_dir.path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "00012" in line]
+    assert len(lines) == 1 and "保密协议的员工工号「00012」在员工中不存在（按工号查找）：2 条保密协议引用它（id 1、2）" in lines[0]
