@@ -69,11 +69,12 @@ def test_a_real_change_next_to_a_derived_column_still_updates(empty_data_dir, tm
     import_files(empty_data_dir, [make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], ["甲公司", "媒体"]])])
     import_files(empty_data_dir, [make_xlsx(tmp_path / "评估.xlsx", EVALUATIONS)])
     changed = [row[:] for row in EVALUATIONS]
-    changed[1][2] = 60   # performance 90 -> 60: the total and the derived rating follow
+    changed[1][2] = 40     # performance 90 -> 40: the total and the derived rating follow
+    changed[3][6] = None   # the chosen 合格 left blank: the rating follows the score again
     run = import_files(empty_data_dir, [make_xlsx(tmp_path / "评估2.xlsx", changed)])
-    assert run.counts["partner_evaluations"]["updated"] == 1, run.counts
-    assert query(empty_data_dir, "SELECT total_score, rating FROM partner_evaluations WHERE period = '2024-Q1'") == [
-        (76.67, "良好")]
+    assert run.counts["partner_evaluations"]["updated"] == 2, run.counts
+    assert query(empty_data_dir, "SELECT period, total_score, rating FROM partner_evaluations ORDER BY period") == [
+        ("2024-Q1", 70.0, "合格"), ("2024-Q2", 60.0, "合格"), ("2024-Q3", 95.0, "优秀")]
 
 
 @pytest.mark.parametrize("rows", [
@@ -100,3 +101,24 @@ def test_an_empty_sheet_beside_a_full_one_is_only_a_notice(empty_data_dir, tmp_p
                      sheets={"离职": [["工号", "姓名"]]})
     run = import_files(empty_data_dir, [path])
     assert run.written and query(empty_data_dir, "SELECT employee_no FROM employees") == [("00001",)]
+
+
+def test_reimporting_an_export_changes_nothing(empty_data_dir, tmp_path):
+    """The register's own Excel export (综合得分 and 评级 included) read back as it is."""
+    from taizhang import export
+    from tests.test_import import DEFINITION
+
+    import_files(empty_data_dir, [make_xlsx(tmp_path / "伙伴.xlsx", [["合作伙伴名称", "类别"], ["甲公司", "媒体"]])])
+    import_files(empty_data_dir, [make_xlsx(tmp_path / "评估.xlsx", EVALUATIONS)])
+    reg = DEFINITION.registers["partner_evaluations"]
+    conn = sqlite3.connect(empty_data_dir.database("ops"))
+    conn.row_factory = sqlite3.Row
+    rows = [dict(r) for r in conn.execute("SELECT * FROM partner_evaluations")]
+    headers, data, dates = export.register_rows(conn, DEFINITION, reg, rows)
+    conn.close()
+    path = tmp_path / "导出.xlsx"
+    path.write_bytes(export.workbook(reg.label, headers, data, dates))
+    before = snapshot(empty_data_dir)
+    run = import_files(empty_data_dir, [path])
+    assert run.counts["partner_evaluations"]["unchanged"] == 3, (run.counts, run.problems)
+    assert snapshot(empty_data_dir) == before

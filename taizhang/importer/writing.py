@@ -9,7 +9,7 @@ import sqlite3
 from taizhang import audit, search, xref
 from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
-from taizhang.importer import kept_keys
+from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
 from taizhang.importer.model import BATCHES, BATCHES_SQL, Record, Run, SheetPlan
 from taizhang.messages import explain
@@ -160,7 +160,7 @@ def _write_plan(run: Run, conn, plan: SheetPlan, definition: Definition) -> list
                 run.problem(record, reg.natural_key[0], " + ".join(map(str, record.key())),
                             f"{reg.label}中已有{labels}相同的记录", "追加模式不修改已有记录；要更新请用 --mode upsert")
                 continue
-            changed = {c: v for c, v in now.items() if current.get(c) != v}
+            changed = derived_columns.settle(reg, current, {c: v for c, v in now.items() if current.get(c) != v})
             if changed:
                 actions.append(("update", record, changed, key))
             else:
