@@ -76,8 +76,9 @@ async def test_form_and_grid_refuse_it(ds):
     page = await ds.client.post("/-/form/ops/employees/1", data={"employee_no": "00099", "name": "张伟"}, actor=MANAGER)
     assert page.status_code == 200 and EMPLOYEE_REFUSAL in page.text and "BM-" not in page.text
     response = await ds.client.post("/-/cells/ops/partners", json={"changes": [
-        {"id": 1, "column": "name", "value": "丙公司"}]}, actor=EDITOR)
+        {"id": 1, "column": "name", "value": "丙公司"}, {"id": 1, "column": "notes", "value": "改名"}]}, actor=EDITOR)
     assert response.status_code == 400 and PARTNER_REFUSAL in response.json()["message"]
+    assert [(e["id"], e["column"]) for e in response.json()["errors"]] == [(1, "name")]   # on the key's cell
     assert "BM-" not in response.text
     assert (await _row(ds, "employees", 1))["employee_no"] == "00012"
     assert (await _row(ds, "partners", 1))["name"] == "甲公司"
@@ -187,3 +188,54 @@ def test_check_lists_what_a_shell_left_dangling_with_counts(empty_data_dir, tmp_
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if "00012" in line]
     assert len(lines) == 1 and "保密协议的员工工号「00012」在员工中不存在（按工号查找）：2 条保密协议引用它（id 1、2）" in lines[0]
+
+
+ROLES = ["admin", "manager", "hr", "editor", "analyst", "viewer"]
+# Everything the agreements hold that a role without hr may not learn through a refusal.
+SECRETS = ("BM-", "SECRET", "2024-01-01")
+
+
+@pytest.mark.asyncio
+async def test_every_role_and_write_path_keeps_the_keys_and_leaks_no_agreement(ds, empty_data_dir):
+    """roles × app write paths × (employee, partner): each attempt to rename or delete a
+    referred-to key is refused (400) or not allowed at all (403 / a refused form); the keys stay,
+    and no answer quotes an agreement."""
+    # A restorable older key: 乙公司 was called 乙公司旧 before; an agreement now names 乙公司.
+    await ds.client.post("/ops/partners/2/-/update", json={"update": {"name": "乙公司旧"}}, actor=ADMIN)
+    await ds.client.post("/ops/partners/2/-/update", json={"update": {"name": "乙公司"}}, actor=ADMIN)
+    await ds.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
+        "agreement_no": "BM-SECRET-10", "party_kind": "合作伙伴", "party_name": "乙公司", "partner_name": "乙公司",
+        "signed_on": "2024-01-01"}}, actor=HR)
+    conn = empty_data_dir.connect("ops")
+    (log_id,) = conn.execute("SELECT min(id) FROM _audit_log WHERE table_name = 'partners' AND row_id = 2"
+                             " AND operation = 'update'").fetchone()
+    conn.close()
+    attempts = {
+        "api update": lambda t, i, k: ("/ops/{t}/{i}/-/update", {"json": {"update": {k: "新值"}}}),
+        "api delete": lambda t, i, k: ("/ops/{t}/{i}/-/delete", {}),
+        "api upsert": lambda t, i, k: ("/ops/{t}/-/upsert", {"json": {"rows": [{"id": i, k: "新值", "name": "张伟"}]}}),
+        "form": lambda t, i, k: ("/-/form/ops/{t}/{i}", {"data": {k: "新值", "name": "张伟"}}),
+        "grid": lambda t, i, k: ("/-/cells/ops/{t}", {"json": {"changes": [{"id": i, "column": k, "value": "新值"}]}}),
+        "execute-write": lambda t, i, k: ("/ops/-/execute-write", {"json": {"sql": f"DELETE FROM {t} WHERE id = {i}"}}),
+    }
+    targets = [("employees", 1, "employee_no"), ("partners", 1, "name")]
+    answers = {}
+    for role in ROLES:
+        for name, attempt in attempts.items():
+            for table, row_id, key in targets:
+                path, kwargs = attempt(table, row_id, key)
+                response = await ds.client.post(path.format(t=table, i=row_id), actor=actor(role), **kwargs)
+                answers[role, name, table] = response.status_code
+                assert response.status_code in (400, 403, 200), (role, name, table, response.status_code)
+                assert not any(s in response.text for s in SECRETS), (role, name, table, response.text[:300])
+        response = await ds.client.post("/-/history/ops/partners/2/restore", data={"log_id": str(log_id), "column": "name"},
+                                        actor=actor(role))
+        answers[role, "restore", "partners"] = response.status_code
+        assert response.status_code in (302, 403), (role, response.status_code)
+    assert (await _row(ds, "employees", 1))["employee_no"] == "00012"
+    assert (await _row(ds, "partners", 1))["name"] == "甲公司"
+    assert (await _row(ds, "partners", 2))["name"] == "乙公司"
+    # The roles that may write were refused by the check, not by permissions.
+    assert answers["manager", "api update", "employees"] == answers["editor", "api update", "partners"] == 400
+    assert answers["hr", "api delete", "employees"] == answers["admin", "execute-write", "partners"] == 400
+    assert answers["viewer", "api update", "partners"] == 403
