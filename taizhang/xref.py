@@ -113,19 +113,25 @@ def referring_counts(source: sqlite3.Connection, refs: list[Reference]) -> dict[
     counts = {}
     for ref in refs:
         where = "".join(f" AND {quote(k)} = ?" for k, _ in ref.when)
-        counts[ref] = dict(source.execute(
-            f"SELECT {quote(ref.column)}, count(*) FROM {quote(ref.source.name)}"
-            f" WHERE {quote(ref.column)} IS NOT NULL{where} GROUP BY {quote(ref.column)}",
-            [v for _, v in ref.when]).fetchall())
+        try:
+            counts[ref] = dict(source.execute(
+                f"SELECT {quote(ref.column)}, count(*) FROM {quote(ref.source.name)}"
+                f" WHERE {quote(ref.column)} IS NOT NULL{where} GROUP BY {quote(ref.column)}",
+                [v for _, v in ref.when]).fetchall())
+        except sqlite3.OperationalError:   # a file not initialised yet holds no references
+            counts[ref] = {}
     return counts
 
 
 def _present(conn: sqlite3.Connection, ref: Reference, values) -> set:
     if not values:
         return set()
-    return {row[0] for row in conn.execute(
-        f"SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM {quote(ref.target.name)}"
-        f" WHERE {quote(ref.target_column)} = j.value)", [json.dumps(list(values), ensure_ascii=False)])}
+    try:
+        return {row[0] for row in conn.execute(
+            f"SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM {quote(ref.target.name)}"
+            f" WHERE {quote(ref.target_column)} = j.value)", [json.dumps(list(values), ensure_ascii=False)])}
+    except sqlite3.OperationalError:   # the table or column was dropped or renamed: every key is gone
+        return set()
 
 
 class KeyGuard:
