@@ -123,15 +123,16 @@ def referring_counts(source: sqlite3.Connection, refs: list[Reference]) -> dict[
     return counts
 
 
-def _present(conn: sqlite3.Connection, ref: Reference, values) -> set:
+def _present(conn: sqlite3.Connection, ref: Reference, values) -> dict:
+    """{key: id of the row holding it} for the keys that exist."""
     if not values:
-        return set()
+        return {}
     try:
-        return {row[0] for row in conn.execute(
-            f"SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM {quote(ref.target.name)}"
-            f" WHERE {quote(ref.target_column)} = j.value)", [json.dumps(list(values), ensure_ascii=False)])}
+        return dict(conn.execute(
+            f"SELECT j.value, t.id FROM json_each(?) AS j JOIN {quote(ref.target.name)} AS t"
+            f" ON t.{quote(ref.target_column)} = j.value", [json.dumps(list(values), ensure_ascii=False)]))
     except sqlite3.OperationalError:   # the table or column was dropped or renamed: every key is gone
-        return set()
+        return {}
 
 
 class KeyGuard:
@@ -151,13 +152,17 @@ class KeyGuard:
             raise StillReferenced(lost)
 
     def lost(self, conn: sqlite3.Connection, source: sqlite3.Connection | None = None) -> list[Lost]:
-        """Keys that existed and were referred to before the write and are gone now. With
+        """Keys that existed and were referred to before the write and are gone now (or moved to
+        another row). With
         `source`, the referring rows are counted again (a run that also rewrote them)."""
         counts = referring_counts(source, self.refs) if source is not None else self.counts
         found = []
         for ref in self.refs:
-            still = {v for v in self.present[ref] if counts[ref].get(v)}
-            for value in sorted(still - _present(conn, ref, still), key=str):
+            before = {v: i for v, i in self.present[ref].items() if counts[ref].get(v)}
+            now = _present(conn, ref, before)
+            # Gone, or now another row's (two 工号 swapped, or one re-used): the agreements would
+            # name someone else.
+            for value in sorted((v for v, i in before.items() if now.get(v) != i), key=str):
                 found.append(self._refusal(ref, value, counts[ref][value]))
         return found
 

@@ -69,6 +69,11 @@ async def test_upsert_and_execute_write_cannot_take_a_key_away(ds):
     assert response.status_code == 400, response.text
     assert EMPLOYEE_REFUSAL in str(response.json())
     assert await _row(ds, "employees", 1) is not None
+    # The 工号 still exists afterwards, but on another row (REPLACE deletes 张伟's to make room).
+    moved = "INSERT OR REPLACE INTO employees (id, employee_no, name) VALUES (2, '00012', '李娜')"
+    response = await ds.client.post("/ops/-/execute-write", json={"sql": moved}, actor=ADMIN)
+    assert response.status_code == 400 and EMPLOYEE_REFUSAL in str(response.json()), response.text
+    assert (await _row(ds, "employees", 1))["employee_no"] == "00012"
 
 
 @pytest.mark.asyncio
