@@ -1,5 +1,7 @@
 """Every write through Datasette: foreign keys enforced, cross-file references (hr.db ->
-ops.db) checked in the same transaction, and constraint errors rewritten in Chinese."""
+ops.db) checked in the same transaction from both sides (an agreement naming a missing 工号, an
+ops.db write taking away a 工号 or partner name agreements name), and constraint errors
+rewritten in Chinese."""
 
 import json
 import re
