@@ -263,8 +263,12 @@ def _restore_from_replica(data_dir, folder, settings_path, secret_file):
     for line in problems:
         click.echo(line)
     if problems:
-        raise click.ClickException("the restored audit log does not verify with this secret (wrong secret file?)")
-    click.echo("Audit log verified with the secret. Start the server with a new replica path (see README).")
+        # The data is back either way; what is wrong is for the operator to judge.
+        raise click.ClickException(
+            "restored, but the audit log does not verify (above): if every seal fails, the --secret "
+            "file is not this instance's; otherwise rows were written outside the app")
+    click.echo("Audit log verified with the secret. Serve it with --replicate (a new url if the old "
+               "instance might still be running: see README, 灾难恢复).")
 
 
 @cli.group(name="audit")

@@ -307,3 +307,23 @@ def test_restore_from_replica_refuses_a_data_dir_in_use(empty_data_dir, tmp_path
     result = _cli("restore", "--from-replica", "--replicate", str(settings), "--data-dir", str(tmp_path / "new"),
                   check=False)
     assert result.returncode == 2 and "--secret" in result.stderr
+
+
+def test_restore_with_another_instances_secret_is_reported(empty_data_dir, tmp_path, definition):
+    from taizhang import demo
+
+    demo.fill(empty_data_dir)                      # audited writes: the log is sealed
+    settings = tmp_path / "replica.yml"
+    settings.write_text(f"url: file://{tmp_path / 'replica'}\n")
+    config = replica.write_config(empty_data_dir, replica.read_settings(settings), definition)
+    subprocess.run([replica.binary(), "replicate", "-once", "-no-expand-env", "-config", str(config)],
+                   check=True, capture_output=True, env=_env())
+    other_secret = tmp_path / "other-secret"
+    other_secret.write_text("0" * 64)
+    result = _cli("restore", "--from-replica", "--replicate", str(settings), "--secret", str(other_secret),
+                  "--data-dir", str(tmp_path / "new"), check=False)
+    assert result.returncode == 1 and "does not verify" in result.stderr
+    assert (tmp_path / "new" / "ops.db").exists()   # the data is back; the operator judges the rest
+    good = _cli("restore", "--from-replica", "--replicate", str(settings), "--secret", str(empty_data_dir.secret_path),
+                "--data-dir", str(tmp_path / "good"))
+    assert "Audit log verified" in good.stdout
