@@ -21,7 +21,7 @@ import pytest
 from taizhang import check as checks
 from taizhang import derived, replica
 from taizhang.app import make_datasette
-from tests.conftest import actor
+from tests.conftest import ROLES, actor
 
 pytestmark = pytest.mark.fast
 
@@ -269,9 +269,19 @@ async def test_litestream_tables_are_hidden_and_never_audited(empty_data_dir, tm
     await ds.invoke_startup()
     tables = {t["name"]: t for t in (await ds.client.get("/ops.json", actor=actor("admin"))).json()["tables"]}
     assert all(tables[t]["hidden"] for t in replica.TABLES)
-    for role in ("manager", "viewer"):
-        assert (await ds.client.get("/ops/_litestream_seq.json", actor=actor(role))).status_code == 403
-    assert (await ds.client.get("/ops/_litestream_seq.json")).status_code in (302, 403)
+    # Their pages answer admins only (no grant names them), in every format, for every role.
+    answers = {}
+    for database in ("ops", "hr"):
+        for table in replica.TABLES:
+            for suffix in ("", ".json", ".csv"):
+                url = f"/{database}/{table}{suffix}"
+                for who in [None, *ROLES]:
+                    response = await ds.client.get(url, actor=actor(who) if who else None)
+                    answers[(url, who)] = response.status_code
+    assert len(answers) == 2 * 2 * 3 * (1 + len(ROLES))
+    assert {a for (url, who), a in answers.items() if who == "admin"} == {200}
+    assert {a for (url, who), a in answers.items() if who not in ("admin", None)} == {403}
+    assert {a for (url, who), a in answers.items() if who is None} <= {302, 403}
 
 
 def test_settings_refuse_credentials_unknown_keys_and_a_missing_url(tmp_path):
@@ -327,3 +337,34 @@ def test_restore_with_another_instances_secret_is_reported(empty_data_dir, tmp_p
     good = _cli("restore", "--from-replica", "--replicate", str(settings), "--secret", str(empty_data_dir.secret_path),
                 "--data-dir", str(tmp_path / "good"))
     assert "Audit log verified" in good.stdout
+
+
+def test_serve_refuses_to_start_when_litestream_cannot(tmp_path):
+    data = tmp_path / "data"
+    _cli("init", "--data-dir", str(data))
+    settings = tmp_path / "replica.yml"
+    settings.write_text("url: nosuch://bucket/office\n")
+    result = _cli("serve", "--data-dir", str(data), "--port", str(_free_port()), "--replicate", str(settings),
+                  check=False, timeout=60)
+    assert result.returncode == 1 and "Litestream 启动失败" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_litestream_that_dies_is_started_again(tmp_path):
+    data = tmp_path / "data"
+    _cli("init", "--data-dir", str(data))
+    settings = tmp_path / "replica.yml"
+    settings.write_text(f"url: file://{tmp_path / 'replica'}\n")
+    port = _free_port()
+    server = subprocess.Popen([TAIZHANG, "serve", "--data-dir", str(data), "--port", str(port),
+                               "--replicate", str(settings)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        _wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/-/login", timeout=2).status == 200,
+                  "taizhang serve")
+        [first] = _children(server.pid)
+        os.kill(first, signal.SIGKILL)
+        _wait_for(lambda: [p for p in _children(server.pid) if p != first and _alive(p)], "a new Litestream")
+    finally:
+        server.terminate()
+        server.wait()
