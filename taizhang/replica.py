@@ -207,7 +207,7 @@ def restore(data_dir: DataDir, settings: dict, secret_file: pathlib.Path,
     fd = os.open(data_dir.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret)
-    _write_chain_heads(data_dir)
+    _write_chain_heads(data_dir, definition)
     return _row_counts(data_dir, definition)
 
 
@@ -221,16 +221,24 @@ def _read_secret(path: pathlib.Path) -> str:
     return secret
 
 
-def _write_chain_heads(data_dir: DataDir) -> None:
-    """The audit chain head file (the last seal, keyed by the secret) belongs to the data dir,
-    not to the replica: after a restore it is written anew from the restored log, which is by
-    then the record. TODO: the head file is being added to taizhang.audit in parallel; until it
-    is merged there is nothing to write."""
+def _write_chain_heads(data_dir: DataDir, definition: Definition) -> None:
+    """The audit chain head files (the last seal of each database, under the audit key) belong
+    to the data dir, not to the replica: after a restore each is recorded anew from the
+    restored log, which is by then the record. The head files come with taizhang.audit_head,
+    which is being merged in parallel (TODO: import it plainly once it is on main)."""
     from taizhang import audit
 
-    write_head = getattr(audit, "write_head", None)
-    if write_head is not None:
-        write_head(data_dir)
+    try:
+        from taizhang import audit_head
+    except ImportError:
+        return
+    key = audit.key_from_secret(data_dir.secret())
+    for name in definition.databases:
+        conn = data_dir.connect(name)
+        try:
+            audit_head.adopt(conn, key, force=True)
+        finally:
+            conn.close()
 
 
 def _row_counts(data_dir: DataDir, definition: Definition) -> dict[str, int]:
