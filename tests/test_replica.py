@@ -136,6 +136,15 @@ def _state(data_dir) -> dict:
     return state
 
 
+def _object_keys(endpoint: str) -> list[str]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="office-1/")
+    return [o["Key"][len("office-1/"):] for page in pages for o in page.get("Contents", [])]
+
+
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return [int(p) for p in f.read().split()]
@@ -194,6 +203,8 @@ def test_kill_everything_delete_the_data_dir_and_restore_from_the_replica(tmp_pa
     _wait_for(lambda: not _alive(litestream), "the end of Litestream", seconds=10)
     at_crash = _state(live)
     shutil.rmtree(live)
+    # Only the three databases went to the store: not the secret, not internal.db.
+    assert {key.split("/")[0] for key in _object_keys(s3)} == {"ops", "hr", "users"}
 
     restored = tmp_path / "restored"
     result = _cli("restore", "--from-replica", "--replicate", str(settings), "--secret", str(kept_secret),
