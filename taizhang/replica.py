@@ -135,12 +135,15 @@ class Replicator:
         self.definition = definition or load()
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        config = write_config(self.data_dir, self.settings, self.definition)
+    def _spawn(self) -> None:
         self.process = subprocess.Popen(
-            [binary(), "replicate", "-no-expand-env", "-config", str(config)],
+            [binary(), "replicate", "-no-expand-env", "-config", str(self.data_dir.path / LITESTREAM_CONFIG)],
             preexec_fn=_die_with_parent,
         )
+
+    def start(self) -> None:
+        write_config(self.data_dir, self.settings, self.definition)
+        self._spawn()
         deadline = time.monotonic() + self.START_GRACE_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -157,10 +160,7 @@ class Replicator:
         if self.process is None or self.running():
             return False
         print(f"taizhang: Litestream exited (code {self.process.returncode}); restarting", file=sys.stderr)
-        self.process = subprocess.Popen(
-            [binary(), "replicate", "-no-expand-env", "-config", str(self.data_dir.path / LITESTREAM_CONFIG)],
-            preexec_fn=_die_with_parent,
-        )
+        self._spawn()
         return True
 
     def stop(self) -> None:

@@ -379,3 +379,16 @@ def test_litestream_that_dies_is_started_again(tmp_path):
     finally:
         server.terminate()
         server.wait()
+
+
+def test_a_restore_from_an_empty_replica_fails_cleanly(tmp_path):
+    settings = tmp_path / "replica.yml"
+    settings.write_text(f"url: file://{tmp_path / 'nothing-here'}\n")
+    secret = tmp_path / "secret"
+    secret.write_text("a" * 64)
+    target = tmp_path / "new"
+    result = _cli("restore", "--from-replica", "--replicate", str(settings), "--secret", str(secret),
+                  "--data-dir", str(target), check=False)
+    assert result.returncode == 1 and "无法从副本恢复 ops.db" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(target.glob("*.db")) and not (target / "secret").exists()   # nothing half-done
