@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -237,6 +238,22 @@ def test_kill_everything_delete_the_data_dir_and_restore_from_the_replica(tmp_pa
     assert _cli("check", "--data-dir", str(restored)).stdout.strip() == "OK: no problems found"
     users = sqlite3.connect(restored / "users.db")
     assert users.execute("SELECT count(*) FROM users WHERE username = 'dr-user'").fetchone()[0] == 1
+
+    # The instance is back: served from the new folder, the old API token (signed with the kept
+    # secret) still reads what was written before the crash.
+    port = _free_port()
+    server = subprocess.Popen([TAIZHANG, "serve", "--data-dir", str(restored), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        _wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/-/login", timeout=2).status == 200,
+                  "the restored instance")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/ops/partners.json?name={urllib.parse.quote('灾备甲0')}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert [r["name"] for r in json.loads(response.read())["rows"]] == ["灾备甲0"]
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def test_litestream_ends_with_the_server(tmp_path):
