@@ -176,8 +176,9 @@ def imports_list(data_dir):
 @imports.command(name="undo")
 @click.argument("batch")
 @data_dir_option
-@click.option("--actor", metavar="USERNAME", help="The login this undo runs as: its role must now have every "
-              "right the undo needs. Without it: the command line (cli:<system user>).")
+@click.option("--actor", metavar="USERNAME", help="The login this undo runs as: only its own batches (any, for an "
+              "admin), and its role must now have every right the undo needs. Without it: the command line "
+              "(cli:<system user>), any batch.")
 def imports_undo(data_dir, batch, actor):
     """Undo an import batch: inserted rows removed, updated rows put back. Refused (and
     explained) when a later change touched the same rows.
@@ -190,6 +191,11 @@ def imports_undo(data_dir, batch, actor):
 
     _require_initialised(data_dir)
     account = _account(data_dir, actor)
+    if account["role"] not in (None, "admin"):   # as in the browser: a login undoes only its own batches
+        from taizhang.importer.batches import list_batches
+
+        if not any(b["id"] == batch and b["owner"] == account["owner"] for b in list_batches(data_dir)):
+            raise click.ClickException(f"批次 {batch} 不是 {actor} 导入的：只能撤销自己的导入批次（管理员除外）")
     try:
         undone = undo(data_dir, batch, account["actor"], role=account["role"], allowed=account["allowed"])
     except UndoRefused as ex:

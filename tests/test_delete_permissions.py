@@ -302,3 +302,64 @@ def test_an_older_users_db_gets_account_keys(tmp_path):
     keys = {store.account_id("a"), store.account_id("b")}
     assert len(keys) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", k) for k in keys)
     store.close()
+
+
+# -- every role on every register ---------------------------------------------------------------
+ACTORS = [None, *({"id": f"test-{role}", "roles": [role]} for role in load().roles)]
+
+
+def _may_delete(who, register) -> bool:
+    return who is not None and register in load().grants(who["roles"][0], "delete")
+
+
+@pytest.mark.asyncio
+async def test_replace_is_refused_to_every_role_without_delete_row_on_every_register(empty_ds, empty_data_dir):
+    """7 actors × 11 registers: a replacing (partial) row gets 403 without delete-row, and with it
+    the partial-row refusal; nothing is written either way."""
+    definition = load()
+    for who in ACTORS:
+        for name, reg in definition.registers.items():
+            r = await empty_ds.client.post(f"/{reg.database}/{name}/-/insert",
+                                           json={"rows": [{"id": 999}], "replace": True}, actor=who)
+            if _may_delete(who, name):
+                assert r.status_code == 400 and "缺少字段" in r.json()["errors"][0], (who, name, r.text)
+            else:
+                assert r.status_code in (401, 403), (who, name, r.text)
+    for name, reg in definition.registers.items():
+        assert _rows(empty_data_dir, f"SELECT count(*) FROM {name} WHERE id = 999", db=reg.database) == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_replace_mode_is_offered_and_accepted_only_with_delete_row(empty_ds, empty_data_dir):
+    """6 roles × 11 registers, the upload page and an upload; anonymous gets nothing."""
+    definition = load()
+    for who in ACTORS[1:]:
+        for name, reg in definition.registers.items():
+            page = await empty_ds.client.get(f"/-/import/{reg.database}/{name}", actor=who)
+            r = await _upload(empty_ds, who, rows=[["x"], ["y"]], table=name) if reg.database == "ops" else \
+                await empty_ds.client.post(f"/-/import/hr/{name}", files={"file": ("a.xlsx", _xlsx_bytes([["x"]]))},
+                                           data={"mode": "replace"}, actor=who)
+            if _may_delete(who, name):
+                assert 'value="replace"' in page.text and r.status_code == 302, (who, name)
+            else:
+                assert 'value="replace"' not in page.text and r.status_code == 403, (who, name, r.status_code)
+    assert (await _upload(empty_ds, None)).status_code == 403
+
+
+def test_cli_undo_as_a_login_is_that_logins_own_with_its_rights_now(empty_data_dir, tmp_path):
+    _user(empty_data_dir, "wang", "manager")
+    _user(empty_data_dir, "li", "manager")
+    path = _xlsx(tmp_path / "伙伴.xlsx", PARTNERS)
+    assert _cli("import", path, "--data-dir", empty_data_dir.path, "--actor", "wang").exit_code == 0
+    [batch] = list_batches(empty_data_dir)
+    result = _cli("imports", "undo", batch["id"], "--data-dir", empty_data_dir.path, "--actor", "li")
+    assert result.exit_code == 1 and "只能撤销自己的导入批次" in result.output
+    store = empty_data_dir.users(load())
+    store.set_role("wang", "editor")
+    store.close()
+    result = _cli("imports", "undo", batch["id"], "--data-dir", empty_data_dir.path, "--actor", "wang")
+    assert result.exit_code == 1 and "删除合作伙伴档案" in result.output
+    assert len(_partners(empty_data_dir)) == 2
+    result = _cli("imports", "undo", batch["id"], "--data-dir", empty_data_dir.path)   # the shell itself
+    assert result.exit_code == 0, result.output
+    assert _partners(empty_data_dir) == {}
