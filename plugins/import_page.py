@@ -100,7 +100,7 @@ def _run(datasette, meta: dict, dry_run: bool, allowed: rights.Allowed):
     return import_files(
         data_dir(datasette), [pathlib.Path(meta["path"])], register=meta["table"], mode=meta["mode"],
         dry_run=dry_run, skip_invalid=meta["skip_invalid"], mapping=meta["mapping"], ignore=set(meta["ignore"]),
-        actor=meta["actor"], role=meta["role"], owner=meta["owner"], allowed=allowed,
+        actor=meta["actor"], role=meta["role"], owner=meta.get("owner"), allowed=allowed,
     )
 
 
@@ -133,10 +133,9 @@ async def upload(request, datasette):
         return Response.redirect(datasette.urls.path(f"/-/import/{database}/{table}/{token}"))
     limit = _settings(datasette).get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)
     allowed = await _allowed(datasette, request.actor, [table])
-    modes = [m for m in rights.FOR_MODE if not rights.missing(allowed, {(a, table) for a in rights.FOR_MODE[m]})]
     return Response.html(await datasette.render_template(
         "import.html", {"step": "upload", "reg": reg, "database": database, "table": table, "limit": limit,
-                        "modes": modes}, request=request))
+                        "modes": rights.modes(allowed, table)}, request=request))
 
 
 def _preview_layout(meta: dict):

@@ -57,6 +57,11 @@ def describe(missing: list[tuple[str, str]], definition: Definition) -> str:
     return "、".join(f"{LABELS[action]}{label(register)}" for action, register in missing)
 
 
+def modes(allowed: Allowed, register: str) -> list[str]:
+    """The import modes the actor may use on this register."""
+    return [mode for mode, needs in FOR_MODE.items() if all(allowed(action, register) for action in needs)]
+
+
 def require_for_mode(allowed: Allowed, mode: str, registers: set[str], definition: Definition) -> None:
     lacking = missing(allowed, {(action, r) for r in registers for action in FOR_MODE[mode]})
     if lacking:
