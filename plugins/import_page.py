@@ -231,9 +231,12 @@ async def status(request, datasette):
     info = {k: v for k, v in job.items() if k != "task"}
     if request.path.endswith(".json"):
         return Response.json(info)
+    counts = (info.get("result") or {}).get("counts") or {}
+    allowed = await _allowed(datasette, request.actor, list(counts))
     return Response.html(await datasette.render_template("import.html", {
         "step": "status", "reg": definition().registers[table], "database": database, "table": table,
-        "job": info, "meta": meta, "token": token}, request=request))
+        "job": info, "meta": meta, "token": token,
+        "undoable": not rights.missing(allowed, rights.undo_needs(counts))}, request=request))
 
 
 async def report(request, datasette):
@@ -270,6 +273,8 @@ async def batches(request, datasette):
     account = _account(datasette, actor)
     shown = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette))
              if set(b["counts"]) <= readable and (admin or (account is not None and b["owner"] == account))]
+    for b in shown:   # the undo button only where the undo's changes are all the reader's to make
+        b["undoable"] = b["status"] != "undone" and not rights.missing(allowed, rights.undo_needs(b["counts"]))
     if request.method == "POST":
         post = await request.post_vars()
         batch = post.get("batch", "")

@@ -221,9 +221,12 @@ async def test_the_owner_undoes_in_the_browser_only_with_the_rights_they_have_no
     url = (await _upload(empty_ds, manager, mode="upsert")).headers["location"]
     _, status = await _confirm(empty_ds, url, manager)
     batch = status["result"]["batch"]
+    assert f'name="batch" value="{batch}"' in (await empty_ds.client.get("/-/imports", actor=manager)).text
     user_store(empty_ds).set_role("wang", "editor")
     demoted = {"id": "wang", "roles": ["editor"]}
-    assert batch in (await empty_ds.client.get("/-/imports", actor=demoted)).text
+    page = (await empty_ds.client.get("/-/imports", actor=demoted)).text
+    assert batch in page and f'name="batch" value="{batch}"' not in page   # listed, no undo button
+    # The button left out is no guard: the request itself is refused.
     r = await empty_ds.client.post("/-/imports", data={"batch": batch}, actor=demoted)
     assert r.status_code == 302
     assert len(_partners(empty_data_dir)) == 2
@@ -363,3 +366,17 @@ def test_cli_undo_as_a_login_is_that_logins_own_with_its_rights_now(empty_data_d
     result = _cli("imports", "undo", batch["id"], "--data-dir", empty_data_dir.path)   # the shell itself
     assert result.exit_code == 0, result.output
     assert _partners(empty_data_dir) == {}
+
+
+@pytest.mark.asyncio
+async def test_no_undo_button_for_an_import_the_importer_may_not_undo(empty_ds):
+    editor = await _web_user(empty_ds, "li", "editor")   # may add partners, not delete them
+    url = (await _upload(empty_ds, editor, mode="upsert")).headers["location"]
+    code, status = await _confirm(empty_ds, url, editor)
+    assert code == 302 and status["result"]["written"]
+    page = await empty_ds.client.get(url + "/status", actor=editor)
+    assert status["result"]["batch"] in page.text and "撤销这次导入" not in page.text
+    manager = await _web_user(empty_ds, "wang", "manager")
+    url = (await _upload(empty_ds, manager, rows=[["合作伙伴名称"], ["丙公司"]], mode="upsert")).headers["location"]
+    await _confirm(empty_ds, url, manager)
+    assert "撤销这次导入" in (await empty_ds.client.get(url + "/status", actor=manager)).text

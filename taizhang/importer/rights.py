@@ -57,6 +57,12 @@ def describe(missing: list[tuple[str, str]], definition: Definition) -> str:
     return "、".join(f"{LABELS[action]}{label(register)}" for action, register in missing)
 
 
+def undo_needs(counts: dict[str, dict[str, int]]) -> set[tuple[str, str]]:
+    """What undoing a batch with these counts (register -> inserted/updated/deleted) needs."""
+    done = {"insert": "inserted", "update": "updated", "delete": "deleted"}
+    return {(FOR_UNDO[op], register) for register, c in counts.items() for op, key in done.items() if c.get(key)}
+
+
 def modes(allowed: Allowed, register: str) -> list[str]:
     """The import modes the actor may use on this register."""
     return [mode for mode, needs in FOR_MODE.items() if all(allowed(action, register) for action in needs)]
