@@ -377,6 +377,7 @@ async def test_no_undo_button_for_an_import_the_importer_may_not_undo(empty_ds):
     page = await empty_ds.client.get(url + "/status", actor=editor)
     assert status["result"]["batch"] in page.text and "撤销这次导入" not in page.text
     manager = await _web_user(empty_ds, "wang", "manager")
-    url = (await _upload(empty_ds, manager, rows=[["合作伙伴名称"], ["丙公司"]], mode="upsert")).headers["location"]
-    await _confirm(empty_ds, url, manager)
+    url = (await _upload(empty_ds, manager, rows=[PARTNERS[0], ["丙公司", "渠道", "田勇"]], mode="upsert")).headers["location"]
+    code, status = await _confirm(empty_ds, url, manager)
+    assert code == 302 and status["result"]["written"]
     assert "撤销这次导入" in (await empty_ds.client.get(url + "/status", actor=manager)).text
