@@ -135,6 +135,15 @@ async def test_upsert_of_a_partial_row_keeps_the_columns_it_did_not_send(empty_d
     r = await empty_ds.client.post("/ops/partners/-/upsert", json={"rows": [{"id": 1, "notes": "再改"}]}, actor=editor)
     assert r.status_code == 400 and r.json()["errors"] == ["合作伙伴名称为必填项，不能为空"]
     assert _partners(empty_data_dir)[1] == row
+    # The same in hr.db, whose rows queue for the cross-file check.
+    hr = {"id": "h", "roles": ["hr"]}
+    agreement = {"agreement_no": "BM-001", "party_kind": "客户", "party_name": "某客户", "signed_on": "2024-01-01"}
+    r = await empty_ds.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {**agreement, "scope": "全部"}}, actor=hr)
+    assert r.status_code == 201, r.text
+    r = await empty_ds.client.post("/hr/confidentiality_agreements/-/upsert",
+                                   json={"rows": [{"id": 1, **agreement, "party_kind": "其他", "notes": "补签"}]}, actor=hr)
+    assert r.status_code == 200, r.text
+    assert _rows(empty_data_dir, "SELECT party_kind, scope, notes FROM confidentiality_agreements", db="hr") == [("其他", "全部", "补签")]
 
 
 # -- import in replace mode -------------------------------------------------------------------
