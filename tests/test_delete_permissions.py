@@ -390,3 +390,20 @@ async def test_no_undo_button_for_an_import_the_importer_may_not_undo(empty_ds):
     code, status = await _confirm(empty_ds, url, manager)
     assert code == 302 and status["result"]["written"]
     assert "撤销这次导入" in (await empty_ds.client.get(url + "/status", actor=manager)).text
+
+
+@pytest.mark.asyncio
+async def test_replace_is_refused_to_a_session_and_a_token_without_delete_row(empty_ds, empty_data_dir):
+    """The guard sees the actor as the app does: by session cookie and by API token, with the
+    role as it is now (a manager demoted to editor loses replace at once)."""
+    await _web_user(empty_ds, "wang", "manager")
+    await _seed_partners(empty_ds, {"id": "wang", "roles": ["manager"]})
+    full = {c: None for c in load().registers["partners"].columns} | {"id": 1, "name": "甲公司"}
+    session = user_store(empty_ds).start_session("wang")
+    token = await empty_ds.create_token("wang")
+    user_store(empty_ds).set_role("wang", "editor")
+    before = _partners(empty_data_dir)
+    for credentials in ({"cookies": {"tz_session": session}}, {"headers": {"Authorization": f"Bearer {token}"}}):
+        r = await empty_ds.client.post("/ops/partners/-/insert", json={"row": full, "replace": True}, **credentials)
+        assert r.status_code == 403 and "没有删除合作伙伴档案记录的权限" in r.json()["errors"][0], r.text
+    assert _partners(empty_data_dir) == before
