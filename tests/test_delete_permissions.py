@@ -407,3 +407,12 @@ async def test_replace_is_refused_to_a_session_and_a_token_without_delete_row(em
         r = await empty_ds.client.post("/ops/partners/-/insert", json={"row": full, "replace": True}, **credentials)
         assert r.status_code == 403 and "没有删除合作伙伴档案记录的权限" in r.json()["errors"][0], r.text
     assert _partners(empty_data_dir) == before
+
+
+@pytest.mark.asyncio
+async def test_the_replace_refusal_is_said_in_traditional_chinese_on_a_traditional_page(empty_ds):
+    await _web_user(empty_ds, "chen", "editor")
+    user_store(empty_ds).set_language("chen", "zh-Hant")
+    r = await empty_ds.client.post("/ops/partners/-/insert", json={"rows": [{"id": 1, "name": "甲"}], "replace": True},
+                                   cookies={"tz_session": user_store(empty_ds).start_session("chen")})
+    assert r.status_code == 403 and r.json()["errors"][0].startswith("沒有刪除"), r.json()
