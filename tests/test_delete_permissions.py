@@ -416,3 +416,14 @@ async def test_the_replace_refusal_is_said_in_traditional_chinese_on_a_tradition
     r = await empty_ds.client.post("/ops/partners/-/insert", json={"rows": [{"id": 1, "name": "甲"}], "replace": True},
                                    cookies={"tz_session": user_store(empty_ds).start_session("chen")})
     assert r.status_code == 403 and r.json()["errors"][0].startswith("沒有刪除"), r.json()
+
+
+@pytest.mark.asyncio
+async def test_a_replace_too_large_for_the_guard_to_read_is_refused_by_core(empty_ds, empty_data_dir):
+    editor = {"id": "e", "roles": ["editor"]}
+    await _seed_partners(empty_ds, {"id": "m", "roles": ["manager"]})
+    before = _partners(empty_data_dir)
+    big = {"rows": [{"id": 1, "name": "甲公司", "notes": "x" * (empty_ds.setting("max_post_body_bytes") + 10)}], "replace": True}
+    r = await empty_ds.client.post("/ops/partners/-/insert", json=big, actor=editor)
+    assert r.status_code == 413
+    assert _partners(empty_data_dir) == before
