@@ -11,7 +11,7 @@ from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
-from taizhang.importer.model import BATCHES, BATCHES_SQL, Record, Run, SheetPlan
+from taizhang.importer.model import BATCHES, Record, ensure_batches, Run, SheetPlan
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
@@ -57,12 +57,13 @@ def _row_values(record: Record, columns) -> tuple[dict, dict]:
     return now, later
 
 
-def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, skip_invalid: bool = False) -> None:
+def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, skip_invalid: bool = False,
+          owner: str | None = None) -> None:
     databases = sorted({p.register.database for p in run.plans})
     key = audit.key_from_secret(data_dir.secret())
     with write_transactions(data_dir, databases) as conns:
         for conn in conns.values():
-            conn.execute(BATCHES_SQL)
+            ensure_batches(conn)
             audit.begin(conn, who)
         guards = kept_keys.guards(conns, data_dir, definition)
         deferred: list[tuple[Record, dict]] = []
@@ -94,11 +95,12 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
             xref.clear_queue(conn)
             audit.finish(conn, key)
             conn.execute(
-                f"INSERT INTO {BATCHES} (id, started_at, finished_at, actor, mode, files, counts, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'done')",
+                f"INSERT INTO {BATCHES} (id, started_at, finished_at, actor, mode, files, counts, status, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'done', ?)",
                 [run.batch_id, run.batch_id, utc_now_iso(), who.actor, run.mode,
                  json.dumps(run.files, ensure_ascii=False),
-                 json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False)],
+                 json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False),
+                 owner],
             )
     run.written = True
 
