@@ -10,6 +10,7 @@ page showed any. A page that read nothing confidential (a count, a filter matchi
 a refusal) writes none."""
 
 import contextvars
+import json
 import re
 
 from datasette import hookimpl
@@ -35,10 +36,12 @@ PAGE_KINDS = (
     (re.compile(r"^/-/linked/"), "linked"),
     (re.compile(r"^/-/import"), "import"),
 )
-# The grid answers a saved edit with the row's stored values, read on the write connection
-# (which is not watched: its triggers read every column of every row they audit).
-ANSWERS_WITH_VALUES = re.compile(r"^/-/cells/(?P<database>[^/]+)/")
-
+# Writes answer with rows or not: the grid with the saved cells, the JSON API when asked to
+# ("return": true). The row they read before writing is not shown, so for them what decides is
+# the answer itself — and the row core's insert reads back on the write connection (which is not
+# watched: its triggers read every column of every row they audit) is then covered too.
+ANSWERS_WITH_ROWS = re.compile(
+    r"^/-/cells/(?P<cells>[^/]+)/[^/]+$|^/(?P<api>[^/]+)/[^/]+(/[^/]+)?/-/(insert|upsert|update|delete)$")
 
 def _kind(path: str, query: str, database: str, datasette) -> str:
     """What kind of page showed `database`'s confidential data."""
@@ -56,10 +59,18 @@ def _kind(path: str, query: str, database: str, datasette) -> str:
     if name in queries:
         return "report"
     if "/-/" in rest:
-        return "api"   # a JSON write answering with the stored row
+        return "api"   # a JSON write answering with the stored rows
     if path.endswith((".csv", ".json", ".xlsx")):
         return "export"
     return "row" if re.match(r"^[^/]+/[^/]+", rest) else "table"
+
+
+def _has_rows(body: bytes) -> bool:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and bool(answer.get("rows"))
 
 
 @hookimpl
@@ -94,11 +105,14 @@ def asgi_wrapper(datasette):
                 return await app(scope, receive, send)
             seen: dict[str, set[str]] = {}
             token = _READ.set(seen)
-            status = {}
+            status, body = {}, []
+            write = ANSWERS_WITH_ROWS.match(scope["path"]) if scope["method"] == "POST" else None
 
             async def watch(message):
                 if message["type"] == "http.response.start":
                     status["code"] = message["status"]
+                elif write and message["type"] == "http.response.body":
+                    body.append(message.get("body", b""))
                 await send(message)
 
             try:
@@ -110,9 +124,10 @@ def asgi_wrapper(datasette):
             # redirect, and not an error page.
             if not (200 <= code < 300 or 400 <= code < 500):
                 return
-            wrote = ANSWERS_WITH_VALUES.match(scope["path"])
-            if wrote and scope["method"] == "POST" and code == 200 and wrote["database"] in reads.confidential_tables(definition()):
-                seen.setdefault(wrote["database"], set()).add("cells")
+            if write:
+                database = write["cells"] or write["api"]
+                shown = database in reads.confidential_tables(definition()) and code < 300
+                seen = {database: {"rows"}} if shown and _has_rows(b"".join(body)) else {}
             databases = [db for db, tables in seen.items() if tables]
             if not databases:
                 return

@@ -57,6 +57,8 @@ PAGES = [
     (f"/hr/{CA}.csv", "export"),
     (f"/hr/{CA}.xlsx", "export"),
     (f"/hr/{CA}.json", "export"),
+    (f"/hr/{CA}.csv?_stream=1", "export"),
+    ("/hr/expiring_confidentiality_agreements.json?days=99999", "report"),
     ("/hr/expiring_confidentiality_agreements?days=99999", "report"),
     (f"/hr/-/query?sql=select+scope+from+{CA}", "sql"),
     (f"/-/history/hr/{CA}/1", "history"),
@@ -74,6 +76,16 @@ async def test_each_page_showing_agreements_logs_one_read(rds, path, kind):
     rows, response = await _new_rows(rds, rds.client.get(path, actor=HR))
     assert response.status_code == 200, response.text
     assert rows == [("test-hr", "hr", kind, path.split("?")[0])]
+
+
+@pytest.mark.asyncio
+async def test_the_instance_history_logs_for_admin_only_when_it_shows_agreements(rds):
+    rows, response = await _new_rows(rds, rds.client.get("/-/history", actor=ADMIN))
+    assert response.status_code == 200 and "BM-1" in response.text
+    assert rows == [("test-admin", "admin", "history", "/-/history")]
+    rows, response = await _new_rows(rds, rds.client.get("/-/history", actor=actor("manager")))
+    assert response.status_code == 200 and "BM-1" not in response.text
+    assert rows == []
 
 
 @pytest.mark.asyncio
@@ -145,4 +157,27 @@ async def test_a_redirect_after_saving_logs_nothing(rds):
     data = {"agreement_no": "BM-3", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-02-01"}
     rows, response = await _new_rows(rds, rds.client.post(f"/-/form/hr/{CA}", data=data, actor=HR))
     assert response.status_code == 302
+    assert rows == []
+
+
+@pytest.mark.asyncio
+async def test_a_json_update_answering_with_the_stored_row_is_logged(rds):
+    path = f"/hr/{CA}/1/-/update"
+    rows, response = await _new_rows(rds, rds.client.post(path, json={"update": {"notes": "续签"}, "return": True}, actor=HR))
+    assert response.status_code == 200 and response.json()["rows"][0]["scope"] == "客户名单"
+    assert rows == [("test-hr", "hr", "api", path)]
+    rows, _ = await _new_rows(rds, rds.client.post(path, json={"update": {"notes": "再续"}}, actor=HR))
+    assert rows == []   # no row in the answer
+
+
+@pytest.mark.asyncio
+async def test_a_json_insert_answering_with_the_stored_row_is_logged(rds):
+    path = f"/hr/{CA}/-/insert"
+    row = {"agreement_no": "BM-9", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-03-01"}
+    rows, response = await _new_rows(rds, rds.client.post(path, json={"row": row}, actor=HR))   # one row: always returned
+    assert response.status_code == 201 and response.json()["rows"][0]["id"] == 3
+    assert rows == [("test-hr", "hr", "api", path)]
+    rows, _ = await _new_rows(rds, rds.client.post(path, json={"rows": [{**row, "agreement_no": "BM-10"}]}, actor=HR))
+    assert rows == []   # "rows" without "return": the answer holds none
+    rows, _ = await _new_rows(rds, rds.client.post("/ops/partners/-/insert", json={"row": {"name": "乙"}, "return": True}, actor=ADMIN))
     assert rows == []
