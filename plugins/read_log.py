@@ -1,7 +1,7 @@
 """Reads of confidential registers are recorded: who, when, and which page — a row, the
 table (which filters), an export, a report, SQL, history, the edit form, 我的待办, the quick
-search, the linked records on an employee's or partner's page, the grid — in the same file's
-_read_log, append-only like the audit log.
+search, the linked records on an employee's or partner's page, a grid or JSON write answering
+with rows — in the same file's _read_log, append-only like the audit log.
 
 One mechanism, not a call in each page: every read query against a confidential database
 runs under SQLite's authorizer (taizhang/reads.py), which notes the confidential tables whose
@@ -37,11 +37,12 @@ PAGE_KINDS = (
     (re.compile(r"^/-/import"), "import"),
 )
 # Writes answer with rows or not: the grid with the saved cells, the JSON API when asked to
-# ("return": true). The row they read before writing is not shown, so for them what decides is
-# the answer itself — and the row core's insert reads back on the write connection (which is not
-# watched: its triggers read every column of every row they audit) is then covered too.
+# ("return": true, or one "row"). The row they read before writing is not shown, so for them the
+# answer decides. That also covers rows read back on the write connection (core's insert does),
+# which is not watched: its triggers read every column of every row they audit.
 ANSWERS_WITH_ROWS = re.compile(
     r"^/-/cells/(?P<cells>[^/]+)/[^/]+$|^/(?P<api>[^/]+)/[^/]+(/[^/]+)?/-/(insert|upsert|update|delete)$")
+
 
 def _kind(path: str, query: str, database: str, datasette) -> str:
     """What kind of page showed `database`'s confidential data."""

@@ -32,7 +32,7 @@ def _is_a_count(result) -> bool:
 
 
 def _returned_rows(result) -> bool:
-    rows = getattr(result, "rows", result)   # Datasette's Results, or what a callable returned
+    rows = getattr(result, "rows", result)   # a query's results, or what a callable returned
     if rows is None or isinstance(rows, (bool, int)):
         return bool(rows)
     try:
