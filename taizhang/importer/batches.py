@@ -13,6 +13,7 @@ import sqlite3
 from taizhang import audit, search
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.history import restore
+from taizhang.importer import kept_keys
 from taizhang.importer.model import BATCHES, BATCHES_SQL
 from taizhang.registers import Definition, load
 from taizhang.schema import quote
@@ -45,6 +46,7 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
     key = audit.key_from_secret(data_dir.secret())
     undone: dict[str, int] = {}
     with write_transactions(data_dir, definition.databases) as conns:
+        guards = kept_keys.guards(conns, data_dir, definition)
         found = False
         for name, conn in conns.items():
             conn.execute(BATCHES_SQL)
@@ -76,6 +78,9 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
             audit.finish(conn, key)
         if not found:
             raise UndoRefused(f"没有导入批次 {batch_id}（用 taizhang imports list 查看）")
+        for name, guard in guards.items():   # removing an imported employee that agreements now name
+            if lost := guard.lost(conns[name], conns.get(guard.refs[0].source.database)):
+                raise UndoRefused("无法撤销：" + "；".join(item.sentence for item in lost))
     return undone
 
 

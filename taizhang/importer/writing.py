@@ -9,6 +9,7 @@ import sqlite3
 from taizhang import audit, search, xref
 from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
+from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
 from taizhang.importer.model import BATCHES, BATCHES_SQL, Record, Run, SheetPlan
 from taizhang.messages import explain
@@ -63,6 +64,7 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
         for conn in conns.values():
             conn.execute(BATCHES_SQL)
             audit.begin(conn, who)
+        guards = kept_keys.guards(conns, data_dir, definition)
         deferred: list[tuple[Record, dict]] = []
         for plan in _order(run.plans, definition):
             conn = conns[plan.register.database]
@@ -77,11 +79,12 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
                 f"UPDATE {quote(record.plan.register.name)} SET {', '.join(f'{quote(c)} = ?' for c in values)} WHERE id = ?",
                 [*values.values(), record.row_id]))
         _check_cross_references(run, conns, data_dir, definition)
+        keys_lost = kept_keys.check(run, guards, conns)
         for plan in run.plans:
             for record in plan.records:
                 if not record.ok:
                     run.count(plan.register.name, "rejected")
-        if run.problems and not skip_invalid:
+        if (run.problems and not skip_invalid) or keys_lost:   # skipping rows cannot undo a delete
             for conn in conns.values():
                 conn.execute("ROLLBACK")
             run.counts = {r: {**c, "inserted": 0, "updated": 0, "deleted": 0} for r, c in run.counts.items()}
@@ -157,7 +160,7 @@ def _write_plan(run: Run, conn, plan: SheetPlan, definition: Definition) -> list
                 run.problem(record, reg.natural_key[0], " + ".join(map(str, record.key())),
                             f"{reg.label}中已有{labels}相同的记录", "追加模式不修改已有记录；要更新请用 --mode upsert")
                 continue
-            changed = {c: v for c, v in now.items() if current.get(c) != v}
+            changed = derived_columns.settle(reg, current, {c: v for c, v in now.items() if current.get(c) != v})
             if changed:
                 actions.append(("update", record, changed, key))
             else:
@@ -260,3 +263,4 @@ def _check_cross_references(run: Run, conns: dict, data_dir: DataDir, definition
             finally:
                 if target not in conns:
                     lookup.close()
+
