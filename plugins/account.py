@@ -4,8 +4,13 @@ operations as `taizhang user`, on the same store."""
 from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, Response
 
+from taizhang import throttle
 from taizhang.users import UserError
 from taizhang.web import check_password, client_ip, definition, start_session, user_store
+
+# One answer for a wrong current password and for any password while throttled (the limits
+# of taizhang/throttle.py; the sentence is also a key of db/translations.yml).
+WRONG_CURRENT_PASSWORD = "当前密码不正确；失败 10 次后须等 15 分钟才能再试"
 
 
 def _is_admin(actor) -> bool:
@@ -20,8 +25,14 @@ async def account(request, datasette):
     if request.method == "POST":
         post = await request.post_vars()
         back = Response.redirect(datasette.urls.path("/-/account"))
-        if not await check_password(store.password_hash(actor["id"]), post.get("current", "")):
-            datasette.add_message(request, "当前密码不正确", datasette.ERROR)
+        # The same throttle as /-/login (per account and per address): a stolen session must
+        # not become a way to guess the password. The check runs even when throttled, and the
+        # answer is the same, so neither its words nor its time tell a right password apart.
+        attempt = throttle.begin(store, "account", actor["id"], client_ip(request))
+        right = await check_password(store.password_hash(actor["id"]), post.get("current", ""))
+        throttle.finish(store, attempt, right=right)
+        if attempt.refused or not right:
+            datasette.add_message(request, WRONG_CURRENT_PASSWORD, datasette.ERROR)
             return back
         if post.get("new", "") != post.get("confirm", ""):
             datasette.add_message(request, "两次输入的新密码不一致", datasette.ERROR)

@@ -83,9 +83,11 @@ async def login(request, datasette):
         username = (post.get("username") or "").strip()
         password = post.get("password") or ""
         next_url = post.get("next") or next_url
-        wait = throttle.retry_after(store, username, client_ip(request))
-        if wait:
-            store.record("login_throttled", username or None, client_ip(request))
+        # Counted and recorded before the (slow, off-loop) check: simultaneous attempts cannot
+        # all pass the limit, and a right password beyond it is refused like any other.
+        attempt = throttle.begin(store, "login", username or None, client_ip(request))
+        if attempt.refused:
+            wait = attempt.retry_after
             return await _login_page(
                 datasette, request, f"登录失败次数过多，请在 {(wait + 59) // 60} 分钟后再试",
                 username, next_url, status=429, headers={"Retry-After": str(wait)},
@@ -93,12 +95,11 @@ async def login(request, datasette):
         password_hash = store.password_hash(username)
         ok = await check_password(password_hash, password)
         user = store.get(username) if ok else None
+        throttle.finish(store, attempt, right=user is not None)
         if user:
-            store.record("login", user.username, client_ip(request))
             response = Response.redirect(safe_next(datasette, next_url))
             start_session(datasette, request, response, user.username)
             return response
-        store.record("login_failed", username or None, client_ip(request))
         # The same words whether the user exists or not.
         error = "用户名或密码不正确"
     return await _login_page(datasette, request, error, username, next_url, status=401 if error else 200)

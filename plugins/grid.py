@@ -13,7 +13,7 @@ import json
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from taizhang import cells
+from taizhang import cells, xref
 from taizhang.i18n import localise
 from taizhang.messages import BUSY
 from taizhang.web import definition, language_of, may
@@ -58,6 +58,9 @@ async def cells_endpoint(request, datasette):
         saved = await db.execute_write_fn(lambda conn: cells.save(conn, definition(), reg, changes), request=request)
     except cells.Refused as refused:
         return _answer_refusal(refused.errors, _refuse)
+    except xref.StillReferenced as refused:   # a 工号 / partner name agreements name: on its cells
+        keys = {lost.reference.target_column for lost in refused.lost}
+        return _answer_refusal(cells.place(str(refused), reg, [c for c in changes if c.column in keys] or changes), _refuse)
     except Exception as ex:   # a refusal at commit (cross-file reference) or a busy database
         message = BUSY if "locked" in str(ex) else str(ex)
         return _answer_refusal(cells.place(message, reg, changes), _refuse)

@@ -7,10 +7,10 @@ import urllib.parse
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from taizhang import chinese, clock
+from taizhang import backup, chinese, clock
 from taizhang import search as search_index
 from taizhang.schema import fts_table, quote
-from taizhang.web import definition, may
+from taizhang.web import data_dir, definition, may
 
 # "Due" on the home page: overdue, or due within this many days.
 DUE_SOON_DAYS = 7
@@ -69,6 +69,17 @@ async def _my_todo(datasette, actor, readable: set[str]) -> dict:
     return todo
 
 
+def _backup_warning(datasette, actor) -> str | None:
+    """For admins, when the last successful `taizhang backup` is more than a day old or there
+    never was one: what the warning says about it (the template holds the rest)."""
+    if "admin" not in (actor.get("roles") or []):
+        return None
+    last = backup.last_backup(data_dir(datasette))
+    if not backup.backup_is_stale(last):
+        return None
+    return f"上次备份：{clock.now(last['at']):%Y-%m-%d %H:%M}" if last else "从未备份"
+
+
 async def home(request, datasette):
     actor = request.actor
     if not actor or not actor.get("roles"):
@@ -89,7 +100,7 @@ async def home(request, datasette):
     return Response.html(await datasette.render_template(
         "home.html",
         {"areas": areas, "todo": await _my_todo(datasette, actor, readable), "due_days": DUE_SOON_DAYS,
-         "expiring_days": EXPIRING_DAYS},
+         "expiring_days": EXPIRING_DAYS, "backup_warning": _backup_warning(datasette, actor)},
         request=request,
     ))
 

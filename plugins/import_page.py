@@ -17,11 +17,12 @@ from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang.importer import headers as hdr
+from taizhang.importer import rights
 from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportFileError, ImportStopped, import_files
 from taizhang.importer.files import open_workbook
 from taizhang.importer.report import write_report
-from taizhang.web import data_dir, definition, may
+from taizhang.web import data_dir, definition, may, user_store
 
 # The upload limit; datasette.yml can set plugins.taizhang.max_upload_mb.
 DEFAULT_MAX_UPLOAD_MB = 20
@@ -40,6 +41,33 @@ async def _check(datasette, request, database, table) -> None:
     allowed = reg is not None and reg.database == database and await may(datasette, request.actor, "insert-row", database, table)
     if not allowed:
         raise Forbidden("没有向此台账导入数据的权限")
+
+
+async def _allowed(datasette, actor, tables) -> rights.Allowed:
+    """The actor's rights now, on these registers, for the engine's synchronous checks."""
+    granted = set()
+    for table in tables:
+        database = definition().registers[table].database
+        for action in rights.ACTIONS:
+            if await may(datasette, actor, action, database, table):
+                granted.add((action, table))
+    return lambda action, table: (action, table) in granted
+
+
+async def _check_mode(datasette, request, table, mode) -> rights.Allowed:
+    """Each step of an upload asks again: a right taken away meanwhile stops the import."""
+    allowed = await _allowed(datasette, request.actor, [table])
+    try:
+        rights.require_for_mode(allowed, mode, {table}, definition())
+    except rights.NotAllowed as ex:
+        raise Forbidden(str(ex))
+    return allowed
+
+
+def _account(datasette, actor) -> str | None:
+    """The users.db account behind the actor: what uploads and batches belong to, since a name
+    can be reused (a removed user added again, a login named like a server's system user)."""
+    return user_store(datasette).account_id(actor["id"]) if actor and actor.get("id") else None
 
 
 def _uploads(datasette) -> pathlib.Path:
@@ -63,16 +91,16 @@ def _job_file(datasette, request, token: str) -> tuple[pathlib.Path, dict]:
     if not meta_path.exists():
         raise NotFound("没有这次上传（可能已过期），请重新上传")
     meta = json.loads(meta_path.read_text())
-    if meta["actor"] != (request.actor or {}).get("id"):
+    if meta["actor"] != (request.actor or {}).get("id") or meta.get("owner") != _account(datasette, request.actor):
         raise NotFound("没有这次上传")
     return meta_path, meta
 
 
-def _run(datasette, meta: dict, dry_run: bool):
+def _run(datasette, meta: dict, dry_run: bool, allowed: rights.Allowed):
     return import_files(
         data_dir(datasette), [pathlib.Path(meta["path"])], register=meta["table"], mode=meta["mode"],
         dry_run=dry_run, skip_invalid=meta["skip_invalid"], mapping=meta["mapping"], ignore=set(meta["ignore"]),
-        actor=meta["actor"], role=meta["role"],
+        actor=meta["actor"], role=meta["role"], owner=meta.get("owner"), allowed=allowed,
     )
 
 
@@ -87,6 +115,8 @@ async def upload(request, datasette):
         if uploaded is None or not getattr(uploaded, "filename", ""):
             datasette.add_message(request, "请选择要导入的 Excel 文件", datasette.ERROR)
             return Response.redirect(request.path)
+        mode = form.get("mode") if form.get("mode") in rights.FOR_MODE else "upsert"
+        await _check_mode(datasette, request, table, mode)
         _prune(_uploads(datasette))
         token = secrets.token_hex(12)
         suffix = pathlib.Path(uploaded.filename).suffix.lower()[:8]
@@ -96,15 +126,16 @@ async def upload(request, datasette):
             f.write(await uploaded.read())
         roles = request.actor.get("roles") or [None]
         meta = {"path": str(path), "name": uploaded.filename, "database": database, "table": table,
-                "mode": form.get("mode") if form.get("mode") in ("upsert", "append", "replace") else "upsert",
+                "mode": mode,
                 "skip_invalid": bool(form.get("skip_invalid")), "mapping": {}, "ignore": [],
-                "actor": request.actor["id"], "role": roles[0]}
+                "actor": request.actor["id"], "role": roles[0], "owner": _account(datasette, request.actor)}
         (_uploads(datasette) / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False))
         return Response.redirect(datasette.urls.path(f"/-/import/{database}/{table}/{token}"))
     limit = _settings(datasette).get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB)
+    allowed = await _allowed(datasette, request.actor, [table])
     return Response.html(await datasette.render_template(
-        "import.html", {"step": "upload", "reg": reg, "database": database, "table": table, "limit": limit},
-        request=request))
+        "import.html", {"step": "upload", "reg": reg, "database": database, "table": table, "limit": limit,
+                        "modes": rights.modes(allowed, table)}, request=request))
 
 
 def _preview_layout(meta: dict):
@@ -132,6 +163,7 @@ async def preview(request, datasette):
     database, table = request.url_vars["database"], request.url_vars["table"]
     await _check(datasette, request, database, table)
     meta_path, meta = _job_file(datasette, request, request.url_vars["token"])
+    allowed = await _check_mode(datasette, request, table, meta["mode"])
     reg = definition().registers[table]
     if request.method == "POST":
         form = await request.post_vars()
@@ -150,7 +182,7 @@ async def preview(request, datasette):
                "token": request.url_vars["token"], "error": None, "run": None}
     try:
         context["layout"] = await asyncio.to_thread(_preview_layout, meta)
-        context["run"] = await asyncio.to_thread(_run, datasette, meta, True)
+        context["run"] = await asyncio.to_thread(_run, datasette, meta, True, allowed)
     except (ImportFileError, ImportStopped) as ex:
         context["error"] = str(ex)
     run = context["run"]
@@ -173,11 +205,12 @@ async def confirm(request, datasette):
     _, meta = _job_file(datasette, request, token)
     if request.method != "POST":
         raise NotFound("请在预览页面确认导入")
+    allowed = await _check_mode(datasette, request, table, meta["mode"])
     job = JOBS.setdefault(token, {"status": "running", "result": None, "error": None})
 
     async def work():
         try:
-            run = await asyncio.to_thread(_run, datasette, meta, False)
+            run = await asyncio.to_thread(_run, datasette, meta, False, allowed)
             job.update(status="done", result={
                 "written": run.written, "batch": run.batch_id, "counts": run.counts,
                 "problems": len(run.problems)})
@@ -198,9 +231,12 @@ async def status(request, datasette):
     info = {k: v for k, v in job.items() if k != "task"}
     if request.path.endswith(".json"):
         return Response.json(info)
+    counts = (info.get("result") or {}).get("counts") or {}
+    allowed = await _allowed(datasette, request.actor, list(counts))
     return Response.html(await datasette.render_template("import.html", {
         "step": "status", "reg": definition().registers[table], "database": database, "table": table,
-        "job": info, "meta": meta, "token": token}, request=request))
+        "job": info, "meta": meta, "token": token,
+        "undoable": not rights.missing(allowed, rights.undo_needs(counts))}, request=request))
 
 
 async def report(request, datasette):
@@ -208,10 +244,11 @@ async def report(request, datasette):
     await _check(datasette, request, database, table)
     token = request.url_vars["token"]
     _, meta = _job_file(datasette, request, token)
+    allowed = await _check_mode(datasette, request, table, meta["mode"])
     path = _uploads(datasette) / f"{token}-report.xlsx"
 
     def build():
-        write_report(_run(datasette, meta, True), path)
+        write_report(_run(datasette, meta, True, allowed), path)
         return path.read_bytes()
 
     try:
@@ -223,26 +260,34 @@ async def report(request, datasette):
 
 
 async def batches(request, datasette):
+    """The batches the reader may see: their own (an admin: everyone's, the command line's too),
+    and only of registers they may read now. Undo: the owner or an admin, with the rights the
+    undo needs now."""
     actor = request.actor or {}
     if not actor.get("roles"):
         raise Forbidden("请先登录")
+    registers = definition().registers
+    allowed = await _allowed(datasette, actor, list(registers))
+    readable = {name for name, reg in registers.items() if await may(datasette, actor, "view-table", reg.database, name)}
     admin = "admin" in actor["roles"]
+    account = _account(datasette, actor)
+    shown = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette))
+             if set(b["counts"]) <= readable and (admin or (account is not None and b["owner"] == account))]
+    for b in shown:   # the undo button only where the undo's changes are all the reader's to make
+        b["undoable"] = b["status"] != "undone" and not rights.missing(allowed, rights.undo_needs(b["counts"]))
     if request.method == "POST":
         post = await request.post_vars()
         batch = post.get("batch", "")
-        mine = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette))
-                if b["id"] == batch and (admin or b["actor"] == actor["id"])]
-        if not mine:
+        if not any(b["id"] == batch for b in shown):
             raise Forbidden("只能撤销自己的导入批次")
         try:
-            await asyncio.to_thread(undo, data_dir(datasette), batch, actor["id"])
+            await asyncio.to_thread(undo, data_dir(datasette), batch, actor["id"], role=actor["roles"][0], allowed=allowed)
             datasette.add_message(request, f"已撤销导入批次 {batch}", datasette.INFO)
         except UndoRefused as ex:
             datasette.add_message(request, str(ex), datasette.ERROR)
         return Response.redirect(datasette.urls.path("/-/imports"))
-    shown = [b for b in await asyncio.to_thread(list_batches, data_dir(datasette)) if admin or b["actor"] == actor["id"]]
-    return Response.html(await datasette.render_template("import.html", {
-        "step": "batches", "batches": shown, "registers": definition().registers}, request=request))
+    return Response.html(await datasette.render_template(
+        "import.html", {"step": "batches", "batches": shown, "registers": registers}, request=request))
 
 
 @hookimpl

@@ -1,5 +1,7 @@
 """Every write through Datasette: foreign keys enforced, cross-file references (hr.db ->
-ops.db) checked in the same transaction, and constraint errors rewritten in Chinese."""
+ops.db) checked in the same transaction from both sides (an agreement naming a missing 工号, an
+ops.db write taking away a 工号 or partner name agreements name), and constraint errors
+rewritten in Chinese."""
 
 import json
 import re
@@ -25,6 +27,11 @@ def prepare_connection(conn):
     conn.execute("PRAGMA busy_timeout = 15000")
 
 
+def _read_only(datasette, database: str) -> sqlite3.Connection:
+    path = datasette.get_database(database).path
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
 def _lookup_connection(datasette, database: str) -> sqlite3.Connection | None:
     """A read-only connection to the file holding the targets of this database's references."""
     targets = {
@@ -35,8 +42,16 @@ def _lookup_connection(datasette, database: str) -> sqlite3.Connection | None:
     if not targets:
         return None
     (target,) = targets  # one file of targets: ops.db
-    path = datasette.get_database(target).path
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return _read_only(datasette, target)
+
+
+def _referring_connection(datasette, database: str) -> sqlite3.Connection | None:
+    """A read-only connection to the file whose rows refer into this database (hr.db for ops.db)."""
+    sources = {ref.source.database for ref in xref.references_into(definition(), database)}
+    if not sources:
+        return None
+    (source,) = sources  # one file refers in: hr.db
+    return _read_only(datasette, source)
 
 
 DELETE_PATH = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<pk>[^/]+)/-/delete$")
@@ -174,10 +189,19 @@ def write_wrapper(datasette, database, request, transaction):
     if database not in definition().databases:
         return None
     has_references = any(r.cross_references for r in definition().registers_in(database))
+    referred_to = bool(xref.references_into(definition(), database))
 
     def checked_write(conn):
         if has_references:
             xref.clear_queue(conn)
+        # Keys that rows of another file name (工号, partner names), as they are before the write.
+        guard = None
+        if referred_to:
+            source = _referring_connection(datasette, database)
+            try:
+                guard = xref.KeyGuard(conn, source, definition(), database)
+            finally:
+                source.close()
         try:
             yield
         except sqlite3.IntegrityError as ex:
@@ -197,5 +221,7 @@ def write_wrapper(datasette, database, request, transaction):
             xref.clear_queue(conn)
             if problems:
                 raise sqlite3.IntegrityError("；".join(problems))
+        if guard is not None:
+            guard.check(conn)
 
     return checked_write

@@ -1,74 +1,149 @@
 """Reads of confidential registers are recorded: who, when, and which page — a row, the
-table (which filters), an export, a report, SQL or history — in the same file's _read_log,
-append-only like the audit log."""
+table (which filters), an export, a report, SQL, history, the edit form, 我的待办, the quick
+search, the linked records on an employee's or partner's page, a grid or JSON write answering
+with rows — in the same file's _read_log, append-only like the audit log.
 
+One mechanism, not a call in each page: every read query against a confidential database
+runs under SQLite's authorizer (taizhang/reads.py), which notes the confidential tables whose
+values a query returned; at the end of the request one row per database is written if the
+page showed any. A page that read nothing confidential (a count, a filter matching nothing,
+a refusal) writes none."""
+
+import contextvars
+import json
 import re
 
 from datasette import hookimpl
 from datasette.utils.asgi import Request
 
+from taizhang import reads
 from taizhang.audit import READ_LOG
 from taizhang.web import definition, resolve_actor
 
+# The confidential tables read during the current request, by database. Datasette copies the
+# context into its worker threads, so the set filled there is this request's set; a request a
+# plugin makes through datasette.client (the xlsx export) joins the outer one.
+_READ = contextvars.ContextVar("taizhang_confidential_reads", default=None)
 
-def _confidential_databases() -> set[str]:
-    return {r.database for r in definition().registers.values() if r.confidential}
+# Our pages, by path: what the reader saw there.
+PAGE_KINDS = (
+    (re.compile(r"^/$"), "home"),                 # 我的待办: agreements expiring soon
+    (re.compile(r"^/-/search$"), "search"),
+    (re.compile(r"^/-/form/"), "form"),
+    (re.compile(r"^/-/history"), "history"),
+    (re.compile(r"^/-/cells/"), "cells"),
+    (re.compile(r"^/-/choices/"), "choices"),
+    (re.compile(r"^/-/linked/"), "linked"),
+    (re.compile(r"^/-/import"), "import"),
+)
+# Writes answer with rows or not: the grid with the saved cells, the JSON API when asked to
+# ("return": true, or one "row"). The row they read before writing is not shown, so for them the
+# answer decides. That also covers rows read back on the write connection (core's insert does),
+# which is not watched: its triggers read every column of every row they audit.
+ANSWERS_WITH_ROWS = re.compile(
+    r"^/-/cells/(?P<cells>[^/]+)/[^/]+$|^/(?P<api>[^/]+)/[^/]+(/[^/]+)?/-/(insert|upsert|update|delete)$")
 
 
-def _kind(path: str, query: str, database: str, datasette) -> str | None:
-    """What a successful GET under a confidential database read, or None if nothing."""
-    if path.startswith(f"/-/history/{database}"):
-        return "history"
-    rest = path[len(database) + 2:] if path.startswith(f"/{database}") else None
-    if rest is None:
-        return None
+def _kind(path: str, query: str, database: str, datasette) -> str:
+    """What kind of page showed `database`'s confidential data."""
+    for pattern, kind in PAGE_KINDS:
+        if pattern.match(path):
+            return kind
+    if not path.startswith(f"/{database}"):
+        # Another database's row page listing the agreements that name its employee or partner.
+        return "linked"
+    rest = path[len(database) + 2:]
     if rest.startswith("-/query") or "sql=" in query:
         return "sql"
-    if rest in ("", ".json"):  # the database page: table names and counts, no rows
-        return None
     name = re.split(r"[/.]", rest, maxsplit=1)[0]
     queries = (datasette.config or {}).get("databases", {}).get(database, {}).get("queries", {})
     if name in queries:
         return "report"
+    if "/-/" in rest:
+        return "api"   # a JSON write answering with the stored rows
     if path.endswith((".csv", ".json", ".xlsx")):
         return "export"
     return "row" if re.match(r"^[^/]+/[^/]+", rest) else "table"
+
+
+def _has_rows(body: bytes) -> bool:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and bool(answer.get("rows"))
+
+
+@hookimpl
+def startup(datasette):
+    for name, tables in reads.confidential_tables(definition()).items():
+        if name in datasette.databases:
+            _watch(datasette.get_database(name), name, tables)
+
+
+def _watch(db, name: str, tables: set[str]) -> None:
+    """Every read of this database (Database.execute and .execute_fn both end in _execute_fn)
+    runs under the authorizer while a request is being answered."""
+    if getattr(db, "_taizhang_watched", False):
+        return
+    execute_fn = db._execute_fn
+
+    async def watched_execute_fn(fn):
+        seen = _READ.get()
+        if seen is None:
+            return await execute_fn(fn)
+        return await execute_fn(reads.watched(fn, tables, seen.setdefault(name, set())))
+
+    db._execute_fn = watched_execute_fn
+    db._taizhang_watched = True
 
 
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
         async def log_confidential_reads(scope, receive, send):
-            if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            if scope["type"] != "http" or _READ.get() is not None:
                 return await app(scope, receive, send)
-            database = next(
-                (db for db in _confidential_databases()
-                 if scope["path"].startswith((f"/{db}", f"/-/history/{db}"))),
-                None,
-            )
-            if database is None:
-                return await app(scope, receive, send)
-            status = {}
+            seen: dict[str, set[str]] = {}
+            token = _READ.set(seen)
+            status, body = {}, []
+            write = ANSWERS_WITH_ROWS.match(scope["path"]) if scope["method"] == "POST" else None
 
             async def watch(message):
                 if message["type"] == "http.response.start":
                     status["code"] = message["status"]
+                elif write and message["type"] == "http.response.body":
+                    body.append(message.get("body", b""))
                 await send(message)
 
-            await app(scope, receive, watch)
-            query = scope.get("query_string", b"").decode("latin-1")
-            kind = _kind(scope["path"], query, database, datasette)
-            if status.get("code") != 200 or kind is None:
+            try:
+                await app(scope, receive, watch)
+            finally:
+                _READ.reset(token)
+            code = status.get("code", 500)
+            # Shown: a page, or a refusal that repeats values (a form's edit conflict); not a
+            # redirect, and not an error page.
+            if not (200 <= code < 300 or 400 <= code < 500):
+                return
+            if write:
+                database = write["cells"] or write["api"]
+                shown = database in reads.confidential_tables(definition()) and code < 300
+                seen = {database: {"rows"}} if shown and _has_rows(b"".join(body)) else {}
+            databases = [db for db, tables in seen.items() if tables]
+            if not databases:
                 return
             request = Request(scope, receive)
             actor = await resolve_actor(datasette, request) or {}
             roles = actor.get("roles") or [None]
-            await datasette.get_database(database).execute_write_fn(
-                lambda conn: conn.execute(
-                    f"INSERT INTO {READ_LOG} (actor, role, kind, path, query) VALUES (?, ?, ?, ?, ?)",
-                    [actor.get("id"), roles[0], kind, scope["path"], query or None],
+            query = scope.get("query_string", b"").decode("latin-1")
+            for database in databases:
+                kind = _kind(scope["path"], query, database, datasette)
+                await datasette.get_database(database).execute_write_fn(
+                    lambda conn: conn.execute(
+                        f"INSERT INTO {READ_LOG} (actor, role, kind, path, query) VALUES (?, ?, ?, ?, ?)",
+                        [actor.get("id"), roles[0], kind, scope["path"], query or None],
+                    )
                 )
-            )
 
         return log_confidential_reads
 

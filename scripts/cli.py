@@ -72,6 +72,11 @@ def _demo(data_dir: DataDir) -> None:
             click.echo(f"  {username:<14} role {role:<8} 工号 {employee_no}  password: {password}")
 
 
+REPLICATE_HELP = (
+    "Stream ops.db, hr.db and users.db to an object store with Litestream, using this "
+    "settings file (default: replica.yml in the data dir, if there is one).")
+
+
 @cli.command()
 @data_dir_option
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -82,12 +87,15 @@ def _demo(data_dir: DataDir) -> None:
     help="Reverse proxy addresses whose X-Forwarded-Proto/-For headers are trusted "
     "(e.g. 127.0.0.1). Default: none.",
 )
-def serve(data_dir, host, port, forwarded_allow_ips):
+@click.option("--replicate", "replicate", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+              help=REPLICATE_HELP)
+def serve(data_dir, host, port, forwarded_allow_ips, replicate):
     """Serve the registers with Datasette.
 
     \b
     Example:
         taizhang serve --port 8001
+        LITESTREAM_ACCESS_KEY_ID=... LITESTREAM_SECRET_ACCESS_KEY=... taizhang serve --replicate replica.yml
     """
     import uvicorn
     from datasette.cli import check_databases
@@ -96,6 +104,12 @@ def serve(data_dir, host, port, forwarded_allow_ips):
 
     _require_initialised(data_dir)
     ds = make_datasette(data_dir)
+    replicator = _replicator(data_dir, replicate)
+
+    async def watch_replication():
+        while True:
+            await asyncio.sleep(5)
+            replicator.restart_if_stopped()
 
     async def run():
         await check_databases(ds)
@@ -110,9 +124,35 @@ def serve(data_dir, host, port, forwarded_allow_ips):
             forwarded_allow_ips=forwarded_allow_ips,
         )
         click.echo(f"taizhang: http://{host}:{port}/  (data dir {data_dir.path})")
-        await uvicorn.Server(config).serve()
+        watcher = asyncio.create_task(watch_replication()) if replicator else None
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            if watcher:
+                watcher.cancel()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        if replicator:
+            replicator.stop()
+
+
+def _replicator(data_dir: DataDir, settings_path: pathlib.Path | None):
+    """Litestream started for the data dir, or None when replication is not configured."""
+    from taizhang import replica
+
+    settings_path = settings_path or data_dir.path / replica.SETTINGS_FILE
+    if not settings_path.exists():
+        return None
+    try:
+        replicator = replica.Replicator(data_dir, replica.read_settings(settings_path))
+        replicator.start()
+    except replica.ReplicaError as ex:
+        raise click.ClickException(str(ex))
+    click.echo(f"taizhang: replicating with Litestream ({replicator.settings['url']}, "
+               f"sync every {replicator.settings['sync-interval']})")
+    return replicator
 
 
 # -- maintenance ---------------------------------------------------------------------------
@@ -164,21 +204,71 @@ def backup(data_dir, dest, keep, encrypt, new_key):
 
 @cli.command()
 @data_dir_option
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-def restore(data_dir, folder):
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option("--from-replica", is_flag=True,
+              help="Bring the databases back from the Litestream replica into an empty data dir.")
+@click.option("--replicate", "replicate", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+              help="With --from-replica: the replication settings (default: replica.yml in the data dir).")
+@click.option("--secret", "secret_file", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+              help="With --from-replica: the instance's secret file, kept apart from the replica.")
+def restore(data_dir, folder, from_replica, replicate, secret_file):
     """Put a backup back (a safety copy of the current data is taken first). An encrypted
     backup needs its key in $TAIZHANG_BACKUP_KEY.
+
+    With --from-replica, bring a lost instance back from its replica instead: into an empty
+    data dir, with the secret file kept separately.
 
     \b
     Example:
         taizhang restore db/backups/taizhang-20261121T023000000000Z
+        taizhang restore --from-replica --replicate replica.yml --secret /safe/secret --data-dir /srv/new
     """
+    if from_replica:
+        _restore_from_replica(data_dir, folder, replicate, secret_file)
+        return
+    if folder is None:
+        raise click.UsageError("name the backup folder to restore, or use --from-replica")
     _require_initialised(data_dir)
     try:
         safety = backups.restore(data_dir, folder)
     except backups.BackupError as ex:
         raise click.ClickException(str(ex))
     click.echo(f"Restored {folder.name}; the data before the restore is in {safety}")
+
+
+def _restore_from_replica(data_dir, folder, settings_path, secret_file):
+    from taizhang import audit, replica
+
+    if folder is not None:
+        raise click.UsageError("--from-replica restores from the replica, not from a backup folder")
+    if secret_file is None:
+        raise click.UsageError("--from-replica needs --secret: the instance's secret file (it is not in the replica)")
+    settings_path = settings_path or data_dir.path / replica.SETTINGS_FILE
+    if not settings_path.exists():
+        raise click.UsageError(f"no replication settings: pass --replicate or put {replica.SETTINGS_FILE} in the data dir")
+    try:
+        counts = replica.restore(data_dir, replica.read_settings(settings_path), secret_file)
+    except replica.ReplicaError as ex:
+        raise click.ClickException(str(ex))
+    key = audit.key_from_secret(data_dir.secret())
+    problems = []
+    for name in load().databases:
+        conn = data_dir.connect(name)
+        try:
+            problems += audit.verify(conn, key, name)
+        finally:
+            conn.close()
+    click.echo(f"Restored from the replica into {data_dir.path}: "
+               + ", ".join(f"{table} {n}" for table, n in counts.items()))
+    for line in problems:
+        click.echo(line)
+    if problems:
+        # The data is back either way; what is wrong is for the operator to judge.
+        raise click.ClickException(
+            "restored, but the audit log does not verify (above): if every seal fails, the --secret "
+            "file is not this instance's; otherwise rows were written outside the app")
+    click.echo("Audit log verified with the secret. Serve it with --replicate (a new url if the old "
+               "instance might still be running: see README, 灾难恢复).")
 
 
 @cli.group(name="audit")

@@ -40,7 +40,9 @@ def _pairs(ctx, param, values):
 @click.option("--ignore", multiple=True, help="A header to leave out (harmless if absent). Repeatable.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=pathlib.Path),
               help="Write the per-cell report (.xlsx) here.")
-@click.option("--actor", help="Who is importing, for the audit log (default: the system user).")
+@click.option("--actor", metavar="USERNAME", help="The login (taizhang user list) this import runs as: its role's "
+              "rights are checked and the batch is theirs to undo in the browser. Without it the batch is "
+              "recorded as the command line's (cli:<system user>), undone in the browser only by admins.")
 @click.option("--quiet", is_flag=True, help="No progress or summary, only errors.")
 def import_(files, data_dir, register, sheet, mode, dry_run, skip_invalid, mapping, ignore, report_path, actor, quiet):
     """Import Excel (.xlsx) or CSV files into the registers — all files of one command are one
@@ -53,19 +55,17 @@ def import_(files, data_dir, register, sheet, mode, dry_run, skip_invalid, mappi
         taizhang import 客户.xlsx --register customers --map 手机=phone --report 问题.xlsx
         taizhang import partners.xlsx --dry-run
     """
-    import getpass
-
     from taizhang.importer.engine import ImportFileError, ImportStopped, import_files
     from taizhang.importer.report import write_report
 
     _require_initialised(data_dir)
+    account = _account(data_dir, actor)
     say = (lambda *a, **k: None) if quiet else click.echo
     bar = None if quiet else _ProgressBar()
     try:
         run = import_files(
             data_dir, list(files), register=register, sheet=sheet, mode=mode, dry_run=dry_run,
-            skip_invalid=skip_invalid, mapping=mapping, ignore=set(ignore), actor=actor or getpass.getuser(),
-            progress=bar,
+            skip_invalid=skip_invalid, mapping=mapping, ignore=set(ignore), progress=bar, **account,
         )
     except (ImportFileError, ImportStopped) as ex:
         raise click.ClickException(str(ex))
@@ -134,6 +134,27 @@ def _summary(counts: dict) -> str:
     return "，".join(parts)
 
 
+def _account(data_dir, username: str | None) -> dict:
+    """Who a command runs as: a users.db login (--actor), with that role's rights and the
+    account key as the batch's owner; or, without --actor, the command line itself — trusted
+    like any shell on the server, owned by no web login (so a login that happens to share the
+    system user's name gets nothing of it)."""
+    import getpass
+
+    from taizhang.importer import rights
+
+    if username is None:
+        return {"actor": f"cli:{getpass.getuser()}", "role": None, "owner": None, "allowed": None}
+    store = data_dir.users(load())
+    try:
+        user, owner = store.get(username), store.account_id(username)
+    finally:
+        store.close()
+    if user is None:
+        raise click.ClickException(f"没有登录名 {username}：--actor 须是 taizhang user list 中的用户（不加 --actor 则记为命令行操作）")
+    return {"actor": user.username, "role": user.role, "owner": owner, "allowed": rights.for_role(load(), user.role)}
+
+
 @cli.group()
 def imports():
     """Import batches: list them, undo one."""
@@ -155,7 +176,9 @@ def imports_list(data_dir):
 @imports.command(name="undo")
 @click.argument("batch")
 @data_dir_option
-@click.option("--actor", help="Who is undoing, for the audit log.")
+@click.option("--actor", metavar="USERNAME", help="The login this undo runs as: only its own batches (any, for an "
+              "admin), and its role must now have every right the undo needs. Without it: the command line "
+              "(cli:<system user>), any batch.")
 def imports_undo(data_dir, batch, actor):
     """Undo an import batch: inserted rows removed, updated rows put back. Refused (and
     explained) when a later change touched the same rows.
@@ -164,13 +187,17 @@ def imports_undo(data_dir, batch, actor):
     Example:
         taizhang imports undo I20261121-073012-ab12
     """
-    import getpass
-
     from taizhang.importer.batches import UndoRefused, undo
 
     _require_initialised(data_dir)
+    account = _account(data_dir, actor)
+    if account["role"] not in (None, "admin"):   # as in the browser: a login undoes only its own batches
+        from taizhang.importer.batches import list_batches
+
+        if not any(b["id"] == batch and b["owner"] == account["owner"] for b in list_batches(data_dir)):
+            raise click.ClickException(f"批次 {batch} 不是 {actor} 导入的：只能撤销自己的导入批次（管理员除外）")
     try:
-        undone = undo(data_dir, batch, actor or getpass.getuser())
+        undone = undo(data_dir, batch, account["actor"], role=account["role"], allowed=account["allowed"])
     except UndoRefused as ex:
         raise click.ClickException(str(ex))
     click.echo(f"已撤销批次 {batch}：" + "，".join(f"{t} {n} 行" for t, n in undone.items()))

@@ -29,6 +29,9 @@ from taizhang.registers import Definition, load
 
 PREFIX = "taizhang-"
 MANIFEST = "manifest.json"
+# The last successful backup, in the data dir: the home page warns admins when it is stale.
+LAST_BACKUP = "last-backup.json"
+STALE_AFTER = datetime.timedelta(days=1)
 KEY_ENV = "TAIZHANG_BACKUP_KEY"
 ENCRYPTED_SUFFIX = ".enc"
 
@@ -114,7 +117,10 @@ def backup(
     keep: int | None = None,
     definition: Definition | None = None,
     encrypt: bool = False,
+    record: bool = True,
 ) -> pathlib.Path:
+    """Back the data dir up into a new folder of `dest`; returns it. With `record` (all but the
+    safety copy a restore takes) the success is written to LAST_BACKUP."""
     definition = definition or load()
     fernet = _fernet() if encrypt else None
     confidential = _confidential_files(data_dir, definition)
@@ -151,7 +157,34 @@ def backup(
     if keep:
         for old in list_backups(dest)[:-keep]:
             shutil.rmtree(old)
+    if record:
+        _record_success(data_dir, folder, sorted(files))
     return folder
+
+
+def _record_success(data_dir: DataDir, folder: pathlib.Path, files: list[str]) -> None:
+    at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    target = data_dir.path / LAST_BACKUP
+    partial = target.with_name(f".{LAST_BACKUP}.partial")
+    partial.write_text(json.dumps({"at": at, "path": str(folder), "files": files}, ensure_ascii=False, indent=2))
+    partial.replace(target)   # atomic: a reader never sees half a record
+
+
+def last_backup(data_dir: DataDir) -> dict | None:
+    """The last successful backup ({"at": datetime (UTC), "path", "files"}), or None if there
+    was none (or its record is unreadable, which is treated the same way: make a backup)."""
+    try:
+        record = json.loads((data_dir.path / LAST_BACKUP).read_text())
+        record["at"] = datetime.datetime.strptime(record["at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+        return record
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def backup_is_stale(record: dict | None, now: datetime.datetime | None = None) -> bool:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return record is None or now - record["at"] > STALE_AFTER
 
 
 def _stored(copy: pathlib.Path, fernet: Fernet | None) -> dict:
@@ -192,7 +225,8 @@ def restore(data_dir: DataDir, folder: pathlib.Path, definition: Definition | No
     definition = definition or load()
     manifest = verify(folder)
     encrypted = any(info.get("encrypted") for info in manifest["files"].values())
-    safety = backup(data_dir, data_dir.path / "backups" / "pre-restore", definition=definition, encrypt=encrypted)
+    safety = backup(data_dir, data_dir.path / "backups" / "pre-restore", definition=definition,
+                    encrypt=encrypted, record=False)
     for name, info in manifest["files"].items():
         with _readable(folder, name, info) as plain:
             source = sqlite3.connect(f"file:{plain}?mode=ro", uri=True)

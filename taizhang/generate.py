@@ -12,7 +12,7 @@ import sqlite3
 
 import yaml
 
-from taizhang import derived, schema
+from taizhang import derived, replica, schema
 from taizhang.registers import Definition, Register, load
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -43,7 +43,9 @@ TABLE_ACTIONS = {
     "delete-row": "delete",
 }
 ADMIN_ONLY = ["alter-table", "drop-table", "set-column-type"]
-SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations", "_audit_log", "_audit_context", "_read_log")
+# Litestream's own bookkeeping tables (taizhang/replica.py) appear in every replicated file.
+SUPPORT_TABLES = ("sqlite_sequence", "_sqlite_migrations", "_audit_log", "_audit_context", "_read_log",
+                  *replica.TABLES)
 
 
 def load_reports(path: pathlib.Path = REPORTS_PATH) -> dict[str, dict[str, dict]]:

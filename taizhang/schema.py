@@ -314,7 +314,11 @@ def triggers_sql(reg: Register) -> dict[str, str]:
     ):
         if not columns:
             continue
-        enqueue = f"INSERT OR IGNORE INTO {queue} (table_name, row_id) VALUES ({literal(reg.name)}, {{}}.id);"
+        # NOT EXISTS, not OR IGNORE: a trigger's conflict clause gives way to the statement's
+        # that fired it, so under core's upsert (INSERT … ON CONFLICT DO UPDATE) OR IGNORE would
+        # become ABORT and an update queueing NEW and OLD (the same id) would fail.
+        enqueue = (f"INSERT INTO {queue} (table_name, row_id) SELECT {literal(reg.name)}, {{0}}.id"
+                   f" WHERE NOT EXISTS (SELECT 1 FROM {queue} WHERE table_name = {literal(reg.name)} AND row_id = {{0}}.id);")
         of = ", ".join(map(quote, ["id", *dict.fromkeys(columns)]))
         triggers[f"{TRIGGER_PREFIX}{reg.name}_{kind}_insert"] = (
             f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {enqueue.format('NEW')} END"

@@ -60,6 +60,11 @@ CREATE INDEX IF NOT EXISTS idx_auth_events_ip ON auth_events (event, ip, at);
 MIGRATIONS = [
     # 1: the interface language a user chose (zh-Hans / zh-Hant / en); NULL = not chosen.
     "ALTER TABLE users ADD COLUMN language TEXT",
+    # 2-4: a stable account key, what import batches are owned by: a name can be reused (a
+    # removed user added again, a login named like an OS user), the key never is.
+    "ALTER TABLE users ADD COLUMN account_id TEXT",
+    "UPDATE users SET account_id = lower(hex(randomblob(16))) WHERE account_id IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_users_account_id ON users (account_id)",
 ]
 
 
@@ -160,9 +165,9 @@ class UserStore:
             raise UserError(f"用户 {username} 已存在")
         now = utc_now_iso()
         self.conn.execute(
-            "INSERT INTO users (username, password_hash, role, employee_no, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [username, hash_password(password), role, employee_no, now, now],
+            "INSERT INTO users (username, password_hash, role, employee_no, created_at, updated_at, account_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [username, hash_password(password), role, employee_no, now, now, secrets.token_hex(16)],
         )
         return User(username, role, employee_no)
 
@@ -171,6 +176,11 @@ class UserStore:
             "SELECT username, role, employee_no FROM users WHERE username = ?", [username]
         ).fetchone()
         return User(*row) if row else None
+
+    def account_id(self, username: str) -> str | None:
+        """The user's account key (never reused, unlike the name), or None if there is no such user."""
+        row = self.conn.execute("SELECT account_id FROM users WHERE username = ?", [username]).fetchone()
+        return row[0] if row else None
 
     def list(self) -> list[User]:
         return [

@@ -248,10 +248,11 @@ async def test_row_and_table_actions_link_to_history(ads):
 @pytest.mark.asyncio
 async def test_reads_of_the_confidential_register_are_logged(ads, empty_data_dir):
     hr = actor("hr")
-    await ads.client.post("/hr/confidentiality_agreements/-/insert", json={"row": {
-        "agreement_no": "BM-1", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-01-01"}}, actor=hr)
+    await ads.client.post("/hr/confidentiality_agreements/-/insert", json={"rows": [{   # answers with no row
+        "agreement_no": "BM-1", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-01-01",
+        "status": "有效", "expires_on": "2099-01-01"}]}, actor=hr)
     for path in ("/hr/confidentiality_agreements?status=有效", "/hr/confidentiality_agreements/1",
-                 "/hr/confidentiality_agreements.csv", "/hr/expiring_confidentiality_agreements",
+                 "/hr/confidentiality_agreements.csv", "/hr/expiring_confidentiality_agreements?days=99999",
                  "/hr/-/query?sql=select+*+from+confidentiality_agreements", "/-/history/hr/confidentiality_agreements/1"):
         assert (await ads.client.get(path, actor=hr)).status_code == 200, path
     await ads.client.get("/hr/confidentiality_agreements", actor=actor("viewer"))   # refused: not logged

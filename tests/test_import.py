@@ -1092,7 +1092,7 @@ def _one_chinese_line(result):
 def test_cli_a_broken_file_exits_1_with_one_chinese_line(empty_data_dir, tmp_path):
     bad = tmp_path / "坏文件.xlsx"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    result = _cli("import", bad, "--data-dir", empty_data_dir.path, "--actor", "t")
+    result = _cli("import", bad, "--data-dir", empty_data_dir.path)
     line = _one_chinese_line(result)
     assert len([x for x in result.output.splitlines() if x.strip()]) == 1
     assert "坏文件.xlsx" in line and "已损坏" in line
@@ -1104,7 +1104,7 @@ def test_cli_import_with_problems_and_a_report(empty_data_dir, tmp_path):
     report = tmp_path / "out" / "报告.xlsx"
     report.parent.mkdir()
     result = _cli("import", make_xlsx(tmp_path / "花名册.xlsx", BAD_ROSTER), "--data-dir", empty_data_dir.path,
-                  "--report", report, "--actor", "t")
+                  "--report", report)
     assert "什么都没有写入" in _one_chinese_line(result)
     assert "第 5 行“入职日期”列：日期不存在" in result.output
     assert report.exists() and openpyxl.load_workbook(report).worksheets[0].max_row == 2
@@ -1113,6 +1113,9 @@ def test_cli_import_with_problems_and_a_report(empty_data_dir, tmp_path):
 
 def test_cli_import_list_and_undo(empty_data_dir, tmp_path):
     path = roster(tmp_path)
+    store = empty_data_dir.users()   # --actor names a login, whose role may write (and delete) employees
+    store.add("wang", "Correct-horse-9", "hr")
+    store.close()
     result = _cli("import", path, "--data-dir", empty_data_dir.path, "--actor", "wang")
     assert result.exit_code == 0, result.output
     batch = re.search(r"批次 (I[\d-]+-[0-9a-f]{8})", result.output)[1]
@@ -1149,7 +1152,7 @@ def test_a_kill_during_the_write_leaves_the_databases_as_they_were(empty_data_di
     wal = empty_data_dir.database("ops").with_name("ops.db-wal")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from scripts.cli import cli; cli()", "import", str(path),
-         "--data-dir", str(empty_data_dir.path), "--quiet", "--actor", "t"],
+         "--data-dir", str(empty_data_dir.path), "--quiet"],
         cwd=REPO, env={**os.environ, "TAIZHANG_TEST_FAST_HASH": "1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

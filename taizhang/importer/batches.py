@@ -2,7 +2,8 @@
 
 Every change an import makes is in the audit log with the batch id, so undo needs no copy of
 its own: inserted rows are deleted, updated rows put back, replaced-away rows restored. It refuses,
-naming them, when a later change touched the same rows. The undo is itself audited.
+naming them, when a later change touched the same rows, and when the actor may not now make
+every change it needs (rights.FOR_UNDO). The undo is itself audited.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sqlite3
 from taizhang import audit, search
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.history import restore
-from taizhang.importer.model import BATCHES, BATCHES_SQL
+from taizhang.importer import kept_keys, rights
+from taizhang.importer.model import BATCHES, ensure_batches
 from taizhang.registers import Definition, load
 from taizhang.schema import quote
 
@@ -22,17 +24,25 @@ class UndoRefused(Exception):
     pass
 
 
+class UndoNotAllowed(UndoRefused):
+    """The actor lacks a right the undo needs now; `missing` holds (action, register) pairs."""
+
+    def __init__(self, message: str, missing: list[tuple[str, str]]):
+        super().__init__(message)
+        self.missing = missing
+
+
 def list_batches(data_dir: DataDir, definition: Definition | None = None) -> list[dict]:
     definition = definition or load()
     merged: dict[str, dict] = {}
     for name in definition.databases:
         conn = data_dir.connect(name)
         try:
-            conn.execute(BATCHES_SQL)
-            for row in conn.execute(f"SELECT id, started_at, finished_at, actor, mode, files, counts, status FROM {BATCHES}"):
+            ensure_batches(conn)
+            for row in conn.execute(f"SELECT id, started_at, finished_at, actor, mode, files, counts, status, owner FROM {BATCHES}"):
                 batch = merged.setdefault(row[0], {
                     "id": row[0], "finished_at": row[2], "actor": row[3], "mode": row[4],
-                    "files": json.loads(row[5]), "counts": {}, "status": row[7],
+                    "files": json.loads(row[5]), "counts": {}, "status": row[7], "owner": row[8],
                 })
                 batch["counts"].update(json.loads(row[6]))
         finally:
@@ -40,14 +50,18 @@ def list_batches(data_dir: DataDir, definition: Definition | None = None) -> lis
     return sorted(merged.values(), key=lambda b: b["id"], reverse=True)
 
 
-def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition: Definition | None = None) -> dict[str, int]:
+def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition: Definition | None = None,
+         *, role: str | None = None, allowed: rights.Allowed | None = None) -> dict[str, int]:
+    """Undo a batch in one transaction per file. `allowed` (None: a trusted caller, the command
+    line without --actor) is asked, before anything is written, for every change the undo makes."""
     definition = definition or load()
     key = audit.key_from_secret(data_dir.secret())
     undone: dict[str, int] = {}
     with write_transactions(data_dir, definition.databases) as conns:
+        guards = kept_keys.guards(conns, data_dir, definition)
         found = False
         for name, conn in conns.items():
-            conn.execute(BATCHES_SQL)
+            ensure_batches(conn)
             status = conn.execute(f"SELECT status FROM {BATCHES} WHERE id = ?", [batch_id]).fetchone()
             if status is None:
                 continue
@@ -58,7 +72,12 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
                 f"SELECT id, table_name, row_id, operation, before FROM {audit.LOG} WHERE batch_id = ? ORDER BY id DESC",
                 [batch_id]).fetchall()
             _refuse_if_changed_since(conn, batch_id, entries, definition)
-            audit.begin(conn, audit.Who(actor=actor, role=None, source="import", batch_id=f"undo:{batch_id}",
+            if allowed is not None:
+                lacking = rights.missing(allowed, {(rights.FOR_UNDO[e[3]], e[1]) for e in entries})
+                if lacking:
+                    raise UndoNotAllowed(
+                        f"无法撤销批次 {batch_id}：撤销需要{rights.describe(lacking, definition)}的权限，你现在没有", lacking)
+            audit.begin(conn, audit.Who(actor=actor, role=role, source="import", batch_id=f"undo:{batch_id}",
                                         note=f"撤销导入批次 {batch_id}"))
             for _, table, row_id, operation, before in entries:
                 try:
@@ -76,6 +95,9 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
             audit.finish(conn, key)
         if not found:
             raise UndoRefused(f"没有导入批次 {batch_id}（用 taizhang imports list 查看）")
+        for name, guard in guards.items():   # removing an imported employee that agreements now name
+            if lost := guard.lost(conns[name], conns.get(guard.refs[0].source.database)):
+                raise UndoRefused("无法撤销：" + "；".join(item.sentence for item in lost))
     return undone
 
 

@@ -20,6 +20,7 @@ import pathlib
 
 from taizhang import audit
 from taizhang.datadir import DataDir
+from taizhang.importer import rights
 from taizhang.importer.checking import check, check_cross_references, resolve
 from taizhang.importer.files import ImportFileError
 from taizhang.importer.model import (  # noqa: F401 - the engine's public names
@@ -35,15 +36,21 @@ def import_files(
     mode: str = "upsert", dry_run: bool = False, skip_invalid: bool = False,
     mapping: dict[str, str] | None = None, ignore: set[str] | None = None,
     actor: str | None = None, role: str | None = None, definition: Definition | None = None,
-    progress=None,
+    progress=None, owner: str | None = None, allowed: rights.Allowed | None = None,
 ) -> Run:
     """One run over several files: all of it written, or — if any row is rejected and
-    skip_invalid is off, or dry_run is on — none of it. Raises ImportStopped / ImportFileError."""
+    skip_invalid is off, or dry_run is on — none of it. Raises ImportStopped / ImportFileError
+    (rights.NotAllowed when `allowed` lacks an action the mode needs on a register of the run).
+
+    `owner` is the users.db account key the batch belongs to (None: no web login may undo it
+    but an admin); `allowed` None means a trusted caller (the command line without --actor)."""
     definition = definition or load()
     run = Run(new_batch_id(), mode)
     if progress:
         run.progress = progress
     read(run, paths, definition, register, sheet, mapping, ignore)
+    if allowed is not None:
+        rights.require_for_mode(allowed, mode, {p.register.name for p in run.plans}, definition)
     resolve(run, data_dir, definition)
     check_cross_references(run, data_dir, definition)
     check(run, definition)
@@ -55,7 +62,7 @@ def import_files(
         return run
     who = audit.Who(actor=actor, role=role, source="import", batch_id=run.batch_id,
                     note="导入 " + "、".join(p.name for p in paths))
-    write(run, data_dir, definition, who, skip_invalid)
+    write(run, data_dir, definition, who, skip_invalid, owner)
     return run
 
 

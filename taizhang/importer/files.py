@@ -295,7 +295,7 @@ class _CalamineSource:
 
 def _fill_merged_stream(rows: Iterable[list[object]], ranges) -> Iterator[list[object]]:
     """_fill_merged, row by row: a range's top-left value is picked up when its first row goes
-    by and copied into its cells until its last row."""
+    by and copied into its cells until its last row (blank rows left blank)."""
     pending = sorted(((r1, c1, r2, c2) for (r1, c1), (r2, c2) in ranges if r1 < r2), reverse=True)
     active: list[tuple[int, int, int, object]] = []  # (last row, first col, last col, value)
     for index, row in enumerate(rows):
@@ -304,21 +304,32 @@ def _fill_merged_stream(rows: Iterable[list[object]], ranges) -> Iterator[list[o
             if c1 < len(row):
                 active.append((r2, c1, c2, row[c1]))
         if active:
-            for r2, c1, c2, value in active:
-                row[c1 : c2 + 1] = [value] * len(row[c1 : c2 + 1])
+            if not _is_blank(row):
+                for r2, c1, c2, value in active:
+                    row[c1 : c2 + 1] = [value] * len(row[c1 : c2 + 1])
             active = [a for a in active if a[0] > index]
         yield row
 
 
+def _is_blank(row: list[object]) -> bool:
+    """A row with nothing of its own: a merged group's value is not copied into it, so a blank
+    line inside a group stays a blank line instead of a record holding only the group's value."""
+    return all(v is None or v == "" for v in row)
+
+
 def _fill_merged(rows: list[list[object]], ranges: list[tuple[tuple[int, int], tuple[int, int]]]) -> None:
     """Copy each merged range's top-left value into all its cells, in place. A range within one
-    row (a title across the table, a group header over several columns) is left as it is."""
+    row (a title across the table, a group header over several columns) is left as it is, and so
+    is a blank row inside a range (see _is_blank)."""
+    blank = {i for (r1, _), (r2, _) in ranges if r1 < r2 for i in range(r1 + 1, min(r2 + 1, len(rows)))
+             if _is_blank(rows[i])}
     for (r1, c1), (r2, c2) in ranges:
         if r1 == r2 or r1 >= len(rows) or c1 >= len(rows[r1]):
             continue
         value = rows[r1][c1]
-        for row in rows[r1 : r2 + 1]:
-            row[c1 : c2 + 1] = [value] * len(row[c1 : c2 + 1])
+        for i in range(r1, min(r2 + 1, len(rows))):
+            if i not in blank:
+                rows[i][c1 : c2 + 1] = [value] * len(rows[i][c1 : c2 + 1])
 
 
 @dataclass

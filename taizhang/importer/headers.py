@@ -10,6 +10,7 @@ as parts: 工号 + 姓名 for an employee, 培训课程 + 培训日期 for a tra
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -161,9 +162,15 @@ def missing_required(layout: Layout) -> list[str]:
     return [c.label for c in layout.register.columns.values() if c.required and c.name not in covered]
 
 
-# First characters a footer line can start with: a cheap test before the full one, which every
-# data row of a large sheet goes through.
-_FOOTER_STARTS = set("制填合總总小審审批複复註注備备說说日")
+# First characters (简体) a footer line can start with: a cheap test before the full one, which
+# every data row of a large sheet goes through. A 繁體 first character (製表人, 審核) is converted
+# first, once per character.
+_FOOTER_STARTS = set("制填合总小审批复注备说日")
+
+
+@functools.lru_cache(maxsize=8192)
+def _simplified_char(char: str) -> str:
+    return to_simplified(char)
 
 
 def is_footer(row: list) -> bool:
@@ -174,7 +181,7 @@ def is_footer(row: list) -> bool:
     first = cells[0].strip()
     if len(cells) == 1 and len(first) > 40:
         return True
-    return bool(first) and first[0] in _FOOTER_STARTS and bool(FOOTER.match(normalise(first)))
+    return bool(first) and _simplified_char(first[0]) in _FOOTER_STARTS and bool(FOOTER.match(normalise(first)))
 
 
 def detect(

@@ -22,10 +22,19 @@ PARSE_MEMO_LIMIT = 10_000
 # Raw values remembered by their own equality: numbers are not (1 == 1.0 == True, 0.0 == -0.0).
 MEMO_TYPES = frozenset({str, datetime.date, datetime.datetime, datetime.time})
 BATCHES = "_import_batches"
+# actor is the name shown; owner the users.db account key of the web login or --actor that ran
+# it (NULL: the command line without --actor, or a batch older than owners — admins only).
 BATCHES_SQL = f"""CREATE TABLE IF NOT EXISTS {BATCHES} (
   id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, actor TEXT, mode TEXT NOT NULL,
-  files TEXT NOT NULL, counts TEXT NOT NULL, status TEXT NOT NULL
+  files TEXT NOT NULL, counts TEXT NOT NULL, status TEXT NOT NULL, owner TEXT
 )"""
+
+
+def ensure_batches(conn) -> None:
+    """The batch table, with the owner column added to one made before owners were recorded."""
+    conn.execute(BATCHES_SQL)
+    if "owner" not in {r[1] for r in conn.execute(f"PRAGMA table_info({BATCHES})")}:
+        conn.execute(f"ALTER TABLE {BATCHES} ADD COLUMN owner TEXT")
 
 
 class ImportStopped(Exception):

@@ -43,8 +43,19 @@ def read(run: Run, paths: list[pathlib.Path], definition: Definition, register: 
             for i, why in layout.skipped.items():
                 if why == "--ignore":
                     run.notices.append(f"{path.name}「{ws.name}」：已按 --ignore 忽略“{layout.headers[i]}”列")
+        _refuse_if_no_data(path, [p for p in run.plans if p.file == path])
     if not run.plans:
         raise ImportStopped("没有找到可导入的台账表格")
+
+
+def _refuse_if_no_data(path: pathlib.Path, plans: list[SheetPlan]) -> None:
+    """A workbook whose tables have headers but not one data row is a mistake (the wrong file,
+    an emptied template), not "nothing to change" — in replace mode it would empty the register.
+    One empty sheet beside a filled one is only a notice."""
+    if plans and not any(p.records for p in plans):
+        sheets = "、".join(f"「{p.sheet}」（{p.register.label}，表头在第 {p.layout.header_row + 1} 行）" for p in plans)
+        raise ImportStopped(f"{path.name}{sheets}有表头但没有数据行：什么都没有导入。"
+                            "请确认选对了文件，数据写在表头下方")
 
 
 def _layout(rows, definition, register, names, mapping, ignore):

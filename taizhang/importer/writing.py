@@ -9,8 +9,9 @@ import sqlite3
 from taizhang import audit, search, xref
 from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
+from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
-from taizhang.importer.model import BATCHES, BATCHES_SQL, Record, Run, SheetPlan
+from taizhang.importer.model import BATCHES, Record, ensure_batches, Run, SheetPlan
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
@@ -56,13 +57,15 @@ def _row_values(record: Record, columns) -> tuple[dict, dict]:
     return now, later
 
 
-def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, skip_invalid: bool = False) -> None:
+def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, skip_invalid: bool = False,
+          owner: str | None = None) -> None:
     databases = sorted({p.register.database for p in run.plans})
     key = audit.key_from_secret(data_dir.secret())
     with write_transactions(data_dir, databases) as conns:
         for conn in conns.values():
-            conn.execute(BATCHES_SQL)
+            ensure_batches(conn)
             audit.begin(conn, who)
+        guards = kept_keys.guards(conns, data_dir, definition)
         deferred: list[tuple[Record, dict]] = []
         for plan in _order(run.plans, definition):
             conn = conns[plan.register.database]
@@ -77,11 +80,12 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
                 f"UPDATE {quote(record.plan.register.name)} SET {', '.join(f'{quote(c)} = ?' for c in values)} WHERE id = ?",
                 [*values.values(), record.row_id]))
         _check_cross_references(run, conns, data_dir, definition)
+        keys_lost = kept_keys.check(run, guards, conns)
         for plan in run.plans:
             for record in plan.records:
                 if not record.ok:
                     run.count(plan.register.name, "rejected")
-        if run.problems and not skip_invalid:
+        if (run.problems and not skip_invalid) or keys_lost:   # skipping rows cannot undo a delete
             for conn in conns.values():
                 conn.execute("ROLLBACK")
             run.counts = {r: {**c, "inserted": 0, "updated": 0, "deleted": 0} for r, c in run.counts.items()}
@@ -91,11 +95,12 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
             xref.clear_queue(conn)
             audit.finish(conn, key)
             conn.execute(
-                f"INSERT INTO {BATCHES} (id, started_at, finished_at, actor, mode, files, counts, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'done')",
+                f"INSERT INTO {BATCHES} (id, started_at, finished_at, actor, mode, files, counts, status, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'done', ?)",
                 [run.batch_id, run.batch_id, utc_now_iso(), who.actor, run.mode,
                  json.dumps(run.files, ensure_ascii=False),
-                 json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False)],
+                 json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False),
+                 owner],
             )
     run.written = True
 
@@ -157,7 +162,7 @@ def _write_plan(run: Run, conn, plan: SheetPlan, definition: Definition) -> list
                 run.problem(record, reg.natural_key[0], " + ".join(map(str, record.key())),
                             f"{reg.label}中已有{labels}相同的记录", "追加模式不修改已有记录；要更新请用 --mode upsert")
                 continue
-            changed = {c: v for c, v in now.items() if current.get(c) != v}
+            changed = derived_columns.settle(reg, current, {c: v for c, v in now.items() if current.get(c) != v})
             if changed:
                 actions.append(("update", record, changed, key))
             else:
@@ -260,3 +265,4 @@ def _check_cross_references(run: Run, conns: dict, data_dir: DataDir, definition
             finally:
                 if target not in conns:
                     lookup.close()
+

@@ -1,0 +1,70 @@
+"""Which database calls read confidential data: SQLite's authorizer reports every column a
+statement reads, wherever the statement came from (a core page, a plugin, a stored query, SQL
+typed by a user), so no caller has to remember to say it read something.
+
+`watched(fn, tables, seen)` runs `fn(conn)` with an authorizer that notes, in the set `seen`,
+the confidential tables whose columns were read, and only when the call returned rows of
+values: a filter that matched nothing, or a count (the table page's "12 rows", also under a
+filter), shows nothing confidential."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from taizhang.audit import LOG
+from taizhang.registers import Definition
+
+
+def confidential_tables(definition: Definition) -> dict[str, set[str]]:
+    """Database → the tables whose values are confidential: its confidential registers and the
+    audit log holding copies of their rows."""
+    tables: dict[str, set[str]] = {}
+    for reg in definition.registers.values():
+        if reg.confidential:
+            tables.setdefault(reg.database, {LOG}).add(reg.name)
+    return tables
+
+
+def _is_a_count(result) -> bool:
+    rows = getattr(result, "rows", None)
+    return rows is not None and len(rows) == 1 and len(rows[0]) == 1 and isinstance(rows[0][0], int)
+
+
+def _returned_rows(result) -> bool:
+    rows = getattr(result, "rows", result)   # a query's results, or what a callable returned
+    if rows is None or isinstance(rows, (bool, int)):
+        return bool(rows)
+    try:
+        return len(rows) > 0
+    except TypeError:
+        return True   # something built from what was read (a workbook, an object)
+
+
+def watched(fn: Callable, tables: set[str], seen: set[str]) -> Callable:
+    lowered = {t.lower() for t in tables}
+
+    def run(conn: sqlite3.Connection):
+        read: set[str] = set()
+        counted = []
+
+        def authorizer(action, table, column, _schema, _trigger):
+            # count(*) reads a table with an empty column name: a number, not a value.
+            if action == sqlite3.SQLITE_READ and column and table and table.lower() in lowered:
+                read.add(table)
+            elif action == sqlite3.SQLITE_FUNCTION and (column or "").lower() == "count":
+                counted.append(True)
+            return sqlite3.SQLITE_OK
+
+        # Setting an authorizer expires the connection's prepared statements, so a statement
+        # from the cache is prepared again and reported too.
+        conn.set_authorizer(authorizer)
+        try:
+            result = fn(conn)
+        finally:
+            conn.set_authorizer(None)
+        if read and _returned_rows(result) and not (counted and _is_a_count(result)):
+            seen.update(read)
+        return result
+
+    return run
