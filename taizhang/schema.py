@@ -170,7 +170,8 @@ def _guards(reg: Register, col: Column) -> list[tuple[str, str]]:
     database file them too (a CHECK is part of the table and would need it rebuilt). Each
     holds when the value is NULL, like a CHECK."""
     v = f"NEW.{quote(col.name)}"
-    guards = []
+    # No register holds bytes; the audit log's json_object() could not record them either.
+    guards = [(f"{col.label}不能是二进制数据（BLOB），请填写文字或数字", f"typeof({v}) <> 'blob'")]
     if col.required and col.sql_type == "TEXT":
         # Same sentence as the CHECK it widens: spaces of every kind and zero-width characters.
         guards.append((f"{col.label}不能为空", f"trim({v}, {_chars(characters.BLANK)}) <> ''"))

@@ -12,6 +12,7 @@ form, the import, /-/execute-write and a plain sqlite3 connection:
 - history pages answer for rows holding every edge value the registers accept."""
 
 import dataclasses
+import re
 import sqlite3
 
 import openpyxl
@@ -116,6 +117,17 @@ async def test_sql_writes_refuse_infinity(ds, empty_data_dir, table, column, lab
         _shell(empty_data_dir).execute(sql)
     answer = await ds.client.post("/ops/-/execute-write", json={"sql": sql}, actor=ADMIN)
     assert answer.status_code == 400 and label in answer.json()["errors"][0], answer.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("column, label", [("name", "合作伙伴名称"), ("notes", "备注（合作历史）"), ("owner_id", "对接负责人")])
+async def test_bytes_are_refused_in_chinese(ds, empty_data_dir, column, label):
+    values = {"name": "'乙'", column: "X'00FF'"}
+    sql = f"INSERT INTO partners ({', '.join(values)}) VALUES ({', '.join(values.values())})"
+    answer = await ds.client.post("/ops/-/execute-write", json={"sql": sql}, actor=ADMIN)
+    assert answer.status_code == 400 and f"{label}不能是二进制数据" in answer.json()["errors"][0], answer.text
+    with pytest.raises(sqlite3.IntegrityError, match=re.escape(label)):
+        _shell(empty_data_dir).execute(sql)
 
 
 # -- the times the database keeps ----------------------------------------------------------------
