@@ -105,6 +105,9 @@ def write(path: pathlib.Path, key: bytes, head: Head) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+            # On disk before the rename: a power cut must not leave an empty head (a false alarm).
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
