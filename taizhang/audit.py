@@ -164,8 +164,32 @@ def begin(conn: sqlite3.Connection, who: Who) -> int:
     )
     mark = conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0]
     # The app's own writes with no request behind them (source "app") only log reads.
-    audit_guard.install(conn, may_log_reads=who.source == "app")
+    audit_guard.install(conn, own_triggers(conn), may_log_reads=who.source == "app")
     return mark
+
+
+# (connection id, file) -> (schema version, the app's own audit triggers in it). A schema change by
+# anyone bumps the version; SQLite itself re-reads the schema on the same signal.
+_own_triggers: dict[tuple[int, str], tuple[int, frozenset[str]]] = {}
+
+
+def own_triggers(conn: sqlite3.Connection) -> frozenset[str]:
+    """The audit triggers in the file whose SQL is exactly what `table_triggers` generates for
+    their table as it is now — not one planted or rewritten around the app."""
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    cache_key = (id(conn), str(audit_head.path_of(conn)))
+    cached = _own_triggers.get(cache_key)
+    if cached and cached[0] == version:
+        return cached[1]
+    found = conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+        [len(TRIGGER_PREFIX) + 6, f"{TRIGGER_PREFIX}audit_"]).fetchall()
+    expected: dict[str, str] = {}
+    for table in {t for _, t, _ in found if t not in audit_guard.LABELS}:
+        expected.update(table_triggers(conn, table))
+    own = frozenset(name for name, _, sql in found if expected.get(name) == sql)
+    _own_triggers[cache_key] = (version, own)
+    return own
 
 
 def release(conn: sqlite3.Connection) -> audit_guard.Refusal | None:

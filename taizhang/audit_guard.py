@@ -6,8 +6,11 @@ it put into `_audit_log` would be sealed as the app's, one put into `_audit_cont
 someone else as the writer. So for the whole of every audited write a SQLite authorizer refuses,
 at prepare time, any insert, update or delete on the audit, seal, context and read-log tables,
 and any DDL that would drop, rename or re-trigger them. The only writes it lets through are the
-log rows the app's own audit triggers write (`tz_audit_…`, a name the guard also refuses to
-create) and, for the app's own read logging, a plain insert into `_read_log`.
+log rows the app's own audit triggers write and, for the app's own read logging, a plain insert
+into `_read_log`. "The app's own" triggers are those whose SQL is exactly what the app generates
+for the table as it is now (given by the caller): a trigger planted or rewritten by the file's
+owner — under the app's `tz_audit_` names or any other — cannot write the log while the app
+writes, so it cannot slip forged rows into a sealed transaction.
 
 The audit module's own statements (the context row, the seal) run before the guard is put on
 and after it is taken off. Setting an authorizer expires every prepared statement of the
@@ -24,7 +27,6 @@ from taizhang.schema import TRIGGER_PREFIX
 # The tables the guard protects, and what they are called in a refusal.
 LOG, SEAL, CONTEXT, READ_LOG = "_audit_log", "_audit_seal", "_audit_context", "_read_log"
 LABELS = {LOG: "审计日志", SEAL: "审计封存记录", CONTEXT: "审计上下文", READ_LOG: "保密台账查阅记录"}
-AUDIT_TRIGGER_PREFIX = f"{TRIGGER_PREFIX}audit_"
 
 _WRITES = {sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
 _DDL_ON_TABLE = {  # action -> (argument holding the table, kind)
@@ -39,31 +41,37 @@ VERBS = {
     "insert": "写入", "update": "修改", "delete": "删除", "drop": "删除表", "alter": "改动表结构",
     "drop_trigger": "删除触发器", "create_trigger": "创建触发器", "temp_trigger": "创建临时触发器",
     "writable_schema": "直接改写数据库结构（writable_schema）",
+    "foreign_trigger": "经由不是应用生成的触发器写入",
 }
 
 
 @dataclass(frozen=True)
 class Refusal:
-    kind: str          # a key of VERBS
-    table: str | None  # the protected table, when there is one
+    kind: str                   # a key of VERBS
+    table: str | None           # the protected table, when there is one
+    trigger: str | None = None  # for foreign_trigger: the trigger's name
 
 
 class ProtectedTableRefused(sqlite3.DatabaseError):
-    """A statement the guard refused, with what it tried (kind, table) as data."""
+    """A statement the guard refused, with what it tried (kind, table, trigger) as data."""
 
     def __init__(self, refusal: Refusal):
         self.refusal = refusal
         what = f"{LABELS[refusal.table]}（{refusal.table}）" if refusal.table else "审计记录"
-        super().__init__(
-            f"不能{VERBS[refusal.kind]}：{what}只能由应用在每次写入时自动记录，"
-            "任何人（包括管理员）都不能用 SQL 或接口直接改动。请改为修改台账本身的数据"
-        )
+        if refusal.kind == "foreign_trigger":
+            text = (f"不能写入{what}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
+                    "请管理员检查数据库是否被人改动，并运行 taizhang init 重建应用的触发器")
+        else:
+            text = (f"不能{VERBS[refusal.kind]}：{what}只能由应用在每次写入时自动记录，"
+                    "任何人（包括管理员）都不能用 SQL 或接口直接改动。请改为修改台账本身的数据")
+        super().__init__(text)
 
 
 class Guard:
     """The authorizer of one write: the first refusal is kept, to be explained afterwards."""
 
-    def __init__(self, may_log_reads: bool = False):
+    def __init__(self, audit_triggers: frozenset[str] = frozenset(), may_log_reads: bool = False):
+        self.audit_triggers = audit_triggers   # the app's own, as generated: they alone write the log
         self.may_log_reads = may_log_reads
         self.refused: Refusal | None = None
 
@@ -78,8 +86,10 @@ class Guard:
         if action in _WRITES:
             if arg1 not in LABELS:
                 return None
-            if action == sqlite3.SQLITE_INSERT and arg1 == LOG and (trigger or "").startswith(AUDIT_TRIGGER_PREFIX):
-                return None   # the app's audit trigger writing the log: the one legitimate writer
+            if action == sqlite3.SQLITE_INSERT and arg1 == LOG and trigger is not None:
+                if trigger in self.audit_triggers:
+                    return None   # the app's audit trigger writing the log: the one legitimate writer
+                return Refusal("foreign_trigger", LOG, trigger)
             if action == sqlite3.SQLITE_INSERT and arg1 == READ_LOG and trigger is None and self.may_log_reads:
                 return None
             return Refusal(_WRITES[action], arg1)
@@ -103,8 +113,8 @@ class Guard:
 _guards: dict[int, Guard] = {}
 
 
-def install(conn: sqlite3.Connection, may_log_reads: bool = False) -> Guard:
-    guard = _guards[id(conn)] = Guard(may_log_reads)
+def install(conn: sqlite3.Connection, audit_triggers: frozenset[str], may_log_reads: bool = False) -> Guard:
+    guard = _guards[id(conn)] = Guard(audit_triggers, may_log_reads)
     conn.set_authorizer(guard)
     return guard
 

@@ -282,6 +282,30 @@ async def test_a_trigger_planted_by_the_owner_cannot_forge_sealed_rows(ads, empt
     assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == 0
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("planted", ["rewritten", "extra"])
+async def test_an_audit_trigger_rewritten_by_the_owner_cannot_write_the_log(ads, empty_data_dir, planted):
+    """Under the app's own trigger names too: only the triggers exactly as the app generates
+    them may write the log while the app writes."""
+    await _insert(ads, "甲")
+    shell = _shell(empty_data_dir)
+    name = "tz_audit_partners_insert" if planted == "rewritten" else "tz_audit_partners_extra"
+    if planted == "rewritten":
+        shell.execute(f"DROP TRIGGER {name}")
+    shell.execute(f"CREATE TRIGGER {name} AFTER INSERT ON partners BEGIN INSERT INTO _audit_log"
+                  " (actor, source, table_name, row_id, operation) VALUES ('someone-else', 'ui', 'partners', NEW.id, 'insert'); END")
+    count = shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0]
+    r = await ads.client.post("/ops/partners/-/insert", json={"row": {"name": "乙"}}, actor=ADMIN)
+    assert r.status_code == 400, r.text
+    assert f"触发器 {name} 不是应用生成的" in r.json()["errors"][0]
+    assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == count
+    # `taizhang init` puts the app's triggers back, and writes are audited again
+    assert CliRunner().invoke(cli, ["init", "--data-dir", str(empty_data_dir.path)]).exit_code == 0
+    await _insert(ads, "乙")
+    assert shell.execute("SELECT actor FROM _audit_log ORDER BY id DESC LIMIT 1").fetchone() == ("test-admin",)
+    assert _verify(empty_data_dir) == []
+
+
 # -- verify names every problem; backups carry the head ----------------------------------------
 @pytest.mark.asyncio
 async def test_verify_names_each_problem(ads, empty_data_dir):
