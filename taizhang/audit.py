@@ -168,19 +168,20 @@ def begin(conn: sqlite3.Connection, who: Who) -> int:
     return mark
 
 
-# (connection id, file) -> (schema version, the app's own audit triggers in it). A schema change by
-# anyone bumps the version; SQLite itself re-reads the schema on the same signal.
-_own_triggers: dict[tuple[int, str], tuple[int, frozenset[str]]] = {}
+# file -> (connection id, schema version, the app's own audit triggers in it): one entry per file,
+# so short-lived connections (CLI, web imports) do not pile up. A schema change by anyone bumps
+# the version; SQLite itself re-reads the schema on the same signal.
+_own_triggers: dict[str, tuple[int, int, frozenset[str]]] = {}
 
 
 def own_triggers(conn: sqlite3.Connection) -> frozenset[str]:
     """The audit triggers in the file whose SQL is exactly what `table_triggers` generates for
     their table as it is now — not one planted or rewritten around the app."""
     version = conn.execute("PRAGMA schema_version").fetchone()[0]
-    cache_key = (id(conn), str(audit_head.path_of(conn)))
-    cached = _own_triggers.get(cache_key)
-    if cached and cached[0] == version:
-        return cached[1]
+    file = str(audit_head.path_of(conn))
+    cached = _own_triggers.get(file)
+    if cached and cached[:2] == (id(conn), version):
+        return cached[2]
     found = conn.execute(
         "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
         [len(TRIGGER_PREFIX) + 6, f"{TRIGGER_PREFIX}audit_"]).fetchall()
@@ -188,7 +189,7 @@ def own_triggers(conn: sqlite3.Connection) -> frozenset[str]:
     for table in {t for _, t, _ in found if t not in audit_guard.LABELS}:
         expected.update(table_triggers(conn, table))
     own = frozenset(name for name, _, sql in found if expected.get(name) == sql)
-    _own_triggers[cache_key] = (version, own)
+    _own_triggers[file] = (id(conn), version, own)
     return own
 
 

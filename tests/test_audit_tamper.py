@@ -255,6 +255,11 @@ async def test_other_doors_cannot_write_the_audit_tables(ads, empty_data_dir):
     r = await ads.client.post("/ops/_audit_log/-/insert", json={"row": {
         "source": "ui", "table_name": "partners", "row_id": 1, "operation": "delete"}}, actor=ADMIN)
     assert r.status_code == 400 and "审计日志（_audit_log）" in r.json()["errors"][0], r.text
+    for path, body in (("/ops/_audit_context/-/upsert", {"rows": [{"id": 1, "actor": "x", "source": "ui"}]}),
+                       ("/ops/_audit_seal/1/-/update", {"update": {"seal": "x"}}),
+                       ("/ops/_audit_log/1/-/delete", {})):
+        r = await ads.client.post(path, json=body, actor=ADMIN)
+        assert r.status_code == 400 and r.json()["errors"][0].startswith("不能"), (path, r.text)
     r = await ads.client.post("/ops/_audit_seal/-/drop", json={"confirm": True}, actor=ADMIN)
     assert r.status_code == 403, r.text
     assert _snapshot(empty_data_dir, "ops") == before
