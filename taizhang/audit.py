@@ -230,6 +230,20 @@ def audited(conn: sqlite3.Connection, who: Who, key: bytes):
         advance.apply(key)
 
 
+@contextlib.contextmanager
+def refusals_explained(conns, as_error=None):
+    """Around guarded writes on several connections (imports): SQLite's bare "not authorized"
+    becomes the guard's Chinese sentence, raised as `as_error(sentence)` when given."""
+    try:
+        yield
+    except sqlite3.DatabaseError as ex:
+        refusal = next(filter(None, [release(conn) for conn in conns]), None)
+        if refusal is None:
+            raise
+        refused = audit_guard.ProtectedTableRefused(refusal)
+        raise (as_error(str(refused)) if as_error else refused) from ex
+
+
 def key_from_secret(secret: str) -> bytes:
     return hashlib.sha256(b"taizhang audit seal\0" + secret.encode()).digest()
 

@@ -281,9 +281,15 @@ async def test_a_trigger_planted_by_the_owner_cannot_forge_sealed_rows(ads, empt
     assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == 0
     conn = empty_data_dir.connect("ops")
     key = audit.key_from_secret(empty_data_dir.secret())
-    with pytest.raises(sqlite3.DatabaseError, match="审计日志"):
+    with pytest.raises(sqlite3.DatabaseError, match="触发器 planted 不是应用生成的"):
         with audit.audited(conn, audit.Who(actor="wang", role=None, source="cli"), key):
             conn.execute("INSERT INTO partners (name) VALUES ('乙')")
+    # an import is stopped with the same sentence, not a traceback
+    csv = empty_data_dir.path / "partners.csv"
+    csv.write_text("合作伙伴名称,联系人\n丙,王芳\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(csv), "--register", "partners", "--data-dir", str(empty_data_dir.path)])
+    assert result.exit_code != 0 and "触发器 planted 不是应用生成的" in result.output, result.output
+    assert not isinstance(result.exception, sqlite3.Error)
     assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == 0
 
 

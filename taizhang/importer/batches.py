@@ -58,7 +58,7 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
     key = audit.key_from_secret(data_dir.secret())
     undone: dict[str, int] = {}
     advances = []
-    with write_transactions(data_dir, definition.databases) as conns:
+    with write_transactions(data_dir, definition.databases) as conns, audit.refusals_explained(conns.values(), UndoRefused):
         guards = kept_keys.guards(conns, data_dir, definition)
         found = False
         for name, conn in conns.items():

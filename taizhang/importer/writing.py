@@ -11,7 +11,7 @@ from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
-from taizhang.importer.model import BATCHES, Record, ensure_batches, Run, SheetPlan
+from taizhang.importer.model import BATCHES, ImportStopped, Record, ensure_batches, Run, SheetPlan
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
@@ -61,7 +61,7 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
           owner: str | None = None) -> None:
     databases = sorted({p.register.database for p in run.plans})
     key = audit.key_from_secret(data_dir.secret())
-    with write_transactions(data_dir, databases) as conns:
+    with write_transactions(data_dir, databases) as conns, audit.refusals_explained(conns.values(), ImportStopped):
         marks = {}
         for name, conn in conns.items():
             ensure_batches(conn)
