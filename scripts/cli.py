@@ -298,8 +298,9 @@ def audit_verify(data_dir, adopt_head):
     for name in load().databases:
         conn = data_dir.connect(name)
         try:
-            if adopt_head and audit_head.adopt(conn, key, force=True):
-                click.echo(f"{name}.db: recorded the current chain head in {audit_head.path_of(conn).name}")
+            head_file = audit_head.path_of(conn)
+            if adopt_head and not head_file.exists() and audit_head.adopt(conn, key, force=True):
+                click.echo(f"{name}.db: recorded the current chain head in {head_file.name}")
             problems += audit.verify(conn, key, name)
             counts.append(f"{name}.db {conn.execute('SELECT count(*) FROM _audit_log').fetchone()[0]}")
         finally:

@@ -162,13 +162,15 @@ def advance(conn: sqlite3.Connection, key: bytes, head: Head) -> Advance | None:
 
 
 def adopt(conn: sqlite3.Connection, key: bytes, force: bool = False) -> bool:
-    """Record the database's current head if it has no head file — on a new database (no seals),
-    or, with force, after upgrading from a version without head files. Returns whether it did."""
+    """Record the database's current chain head as its head file. Without force, only for a new
+    database (no seals yet) that has none; with force, always — once a restore has made the
+    restored log the record, or (only where the file is missing) after upgrading from a version
+    without head files. Returns whether it wrote one."""
     path = path_of(conn)
-    if path is None or path.exists():
+    if path is None:
         return False
     head = current(conn)
-    if head != EMPTY and not force:
+    if not force and (path.exists() or head != EMPTY):
         return False
     write(path, key, head)
     return True

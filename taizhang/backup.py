@@ -274,6 +274,8 @@ def _reset_heads(data_dir: DataDir, definition: Definition) -> None:
     is set to its database's head as restored, under the restored secret's key."""
     key = audit.key_from_secret(data_dir.secret())
     for name in definition.databases:
-        path = data_dir.database(name)
-        if path.exists():
-            audit_head.write(audit_head.path_for(path), key, _head_of(path))
+        conn = data_dir.connect(name)
+        try:
+            audit_head.adopt(conn, key, force=True)
+        finally:
+            conn.close()
