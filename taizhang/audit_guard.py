@@ -12,9 +12,14 @@ for the table as it is now (given by the caller): a trigger planted or rewritten
 owner — under the app's `tz_audit_` names or any other — cannot write the log while the app
 writes, so it cannot slip forged rows into a sealed transaction.
 
+It also refuses creating a trigger under the app's `tz_` prefix or a temporary trigger (which
+would live on, unseen, on the shared write connection) and `PRAGMA writable_schema`. Core already
+refuses most DDL on these tables through its own permissions; the guard does not rely on that.
+
 The audit module's own statements (the context row, the seal) run before the guard is put on
-and after it is taken off. Setting an authorizer expires every prepared statement of the
-connection, so a statement cached before the guard is checked again under it.
+and after it is taken off (a guard left by a write that failed is taken off at the next begin).
+Setting an authorizer expires every prepared statement of the connection, so a statement cached
+before the guard is checked again under it. (`set_authorizer(None)` needs Python 3.11.)
 """
 
 from __future__ import annotations
