@@ -1,14 +1,44 @@
 """Every write Datasette makes is recorded with who made it: the write_wrapper fills the audit
-context at the start of the transaction and seals the new log rows before commit (see
-taizhang/audit.py). A write that changed a table's columns regenerates the triggers, so the
-new column's changes are recorded too."""
+context at the start of the transaction, keeps the audit tables out of reach of the SQL it runs
+(taizhang/audit_guard.py) and seals the new log rows before commit (see taizhang/audit.py). A
+write that changed a table's columns regenerates the triggers, so the new column's changes are
+recorded too. The chain head is recorded outside the file after commit: core dispatches the
+events a write queued only once it has committed, so the head rides on one."""
 
+import asyncio
 import re
+from dataclasses import dataclass
 
 from datasette import hookimpl
+from datasette.events import Event
 
-from taizhang import audit, derived
+from taizhang import audit, audit_guard, audit_head, derived
 from taizhang.web import audit_key, definition
+
+
+@dataclass
+class AuditSealed(Event):
+    """A write committed a seal: its head is to be recorded (not a user-facing event)."""
+
+    name = "taizhang-audit-sealed"
+    advance: audit_head.Advance | None = None
+
+
+@hookimpl
+def register_events(datasette):
+    return [AuditSealed]
+
+
+@hookimpl
+def track_event(datasette, event):
+    if not isinstance(event, AuditSealed) or not event.advance:
+        return None
+
+    async def record_head():
+        # One small file written, fsynced and renamed (a few ms on a VM disk): off the event loop.
+        await asyncio.get_running_loop().run_in_executor(None, event.advance.apply, audit_key(datasette))
+
+    return record_head()
 
 # Which door a write came through, by the path that asked for it.
 SQL_PATH = re.compile(r"/-/execute-write$")
@@ -51,14 +81,23 @@ def write_wrapper(datasette, database, request, transaction):
     writer = who(datasette, database, request)
     key = audit_key(datasette)
 
-    def audited_write(conn):
+    def audited_write(conn, track_event):
         version = _schema_version(conn)
         # (A lock timeout happens before this runs — core begins the transaction first — and is
         # answered in Chinese by plugins/integrity.py.)
-        audit.begin(conn, writer)
-        yield
+        mark = audit.begin(conn, writer)
+        try:
+            yield
+        except Exception as ex:
+            explained = audit_guard.explained(ex, audit.release(conn))
+            if explained is not ex:
+                raise explained from ex
+            raise
+        audit.release(conn)   # before the app's own DDL below
         if _schema_version(conn) != version:
             derived.sync(conn, definition(), database)
-        audit.finish(conn, key)
+        advance = audit.finish(conn, key, mark)
+        if advance:
+            track_event(AuditSealed(actor=None, advance=advance))
 
     return audited_write

@@ -278,15 +278,19 @@ def audit_group():
 
 @audit_group.command(name="verify")
 @data_dir_option
-def audit_verify(data_dir):
-    """Check the audit log's HMAC chain in every database: a row changed, removed or forged
-    outside the app is reported. Exits 1 when there is any problem.
+@click.option("--adopt-head", is_flag=True,
+              help="Record the current chain head of a database that has no head file (once, after "
+              "upgrading from a version without them); other problems are still reported.")
+def audit_verify(data_dir, adopt_head):
+    """Check the audit log's HMAC chain in every database against its recorded head: a row
+    changed, removed or written outside the app, or the newest rows removed with their seals,
+    is reported, one line each. Exits 1 when there is any problem.
 
     \b
     Example:
         taizhang audit verify
     """
-    from taizhang import audit
+    from taizhang import audit, audit_head
 
     _require_initialised(data_dir)
     key = audit.key_from_secret(data_dir.secret())
@@ -294,12 +298,15 @@ def audit_verify(data_dir):
     for name in load().databases:
         conn = data_dir.connect(name)
         try:
+            head_file = audit_head.path_of(conn)
+            if adopt_head and not head_file.exists() and audit_head.adopt(conn, key, force=True):
+                click.echo(f"{name}.db: recorded the current chain head in {head_file.name}")
             problems += audit.verify(conn, key, name)
             counts.append(f"{name}.db {conn.execute('SELECT count(*) FROM _audit_log').fetchone()[0]}")
         finally:
             conn.close()
-    for line in problems:
-        click.echo(line)
+    for problem in problems:
+        click.echo(str(problem))
     if problems:
         raise SystemExit(1)
     click.echo(f"OK: audit log intact ({', '.join(counts)} entries)")

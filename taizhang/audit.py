@@ -10,9 +10,13 @@ plugin functions. A write from a sqlite3 shell finds no context and is recorded 
 
 The log is append-only (triggers refuse UPDATE and DELETE) and sealed with an HMAC chain keyed
 by the instance secret, which plain SQLite cannot compute: each transaction the app writes adds
-one `_audit_seal` row covering the log rows it added, chained to the seal before it. `taizhang
-audit verify` finds any log row changed, removed or forged outside the app. One seal per
-transaction, not per row, keeps a 20,000-row import's audit cost to one pass over its rows.
+one `_audit_seal` row covering exactly the log rows that transaction added, chained to the seal
+before it. Rows written outside the app are never sealed, so `taizhang audit verify` reports
+them for as long as they exist, along with any sealed row changed or removed; the chain head is
+also kept outside the file (taizhang/audit_head.py), so removing the newest rows with their
+seals is found too. While the app writes, no SQL it runs for anyone may touch these tables
+(taizhang/audit_guard.py). One seal per transaction, not per row, keeps a 20,000-row import's
+audit cost to one pass over its rows.
 """
 
 from __future__ import annotations
@@ -23,17 +27,14 @@ import hmac
 import sqlite3
 from dataclasses import dataclass
 
+from taizhang import audit_guard, audit_head
+# _read_log: who read the confidential registers (only in files that hold one).
+from taizhang.audit_guard import CONTEXT, LOG, READ_LOG, SEAL
+from taizhang.audit_head import GENESIS, Head, Problem
 from taizhang.registers import Definition
 from taizhang.schema import TRIGGER_PREFIX, quote
-
-LOG = "_audit_log"
-SEAL = "_audit_seal"
-CONTEXT = "_audit_context"
-# Who read the confidential registers (only in files that hold one).
-READ_LOG = "_read_log"
 # Columns the app maintains itself: a change to them alone is not a change to the record.
 UNAUDITED_COLUMNS = ("created_at", "updated_at")
-GENESIS = "0" * 64
 LOG_FIELDS = (
     "id", "at", "actor", "role", "source", "batch_id", "request_path", "note",
     "table_name", "row_id", "operation", "before", "after",
@@ -151,19 +152,59 @@ def triggers(conn: sqlite3.Connection, definition: Definition, database: str) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
-def begin(conn: sqlite3.Connection, who: Who) -> None:
-    """Say who is writing; call inside the write's transaction, before the change."""
+def begin(conn: sqlite3.Connection, who: Who) -> int:
+    """Say who is writing and put the guard on; call inside the write's transaction (holding
+    the write lock), before the change. Returns the mark `finish()` seals after: the newest log
+    row before this transaction — so rows a shell wrote earlier are never sealed as the app's."""
+    audit_guard.remove(conn)   # a guard left by a write that never finished
     conn.execute(
         f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note)"
         " VALUES (1, ?, ?, ?, ?, ?, ?)",
         [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note],
     )
+    mark = conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0]
+    # The app's own writes with no request behind them (source "app") only log reads.
+    audit_guard.install(conn, own_triggers(conn), may_log_reads=who.source == "app")
+    return mark
 
 
-def finish(conn: sqlite3.Connection, key: bytes) -> int:
-    """Forget who is writing and seal the new log rows; call before commit."""
+# file -> (connection id, schema version, the app's own audit triggers in it): one entry per file,
+# so short-lived connections (CLI, web imports) do not pile up. A schema change by anyone bumps
+# the version; SQLite itself re-reads the schema on the same signal.
+_own_triggers: dict[str, tuple[int, int, frozenset[str]]] = {}
+
+
+def own_triggers(conn: sqlite3.Connection) -> frozenset[str]:
+    """The audit triggers in the file whose SQL is exactly what `table_triggers` generates for
+    their table as it is now — not one planted or rewritten around the app."""
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    file = str(audit_head.path_of(conn))
+    cached = _own_triggers.get(file)
+    if cached and cached[:2] == (id(conn), version):
+        return cached[2]
+    found = conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+        [len(TRIGGER_PREFIX) + 6, f"{TRIGGER_PREFIX}audit_"]).fetchall()
+    expected: dict[str, str] = {}
+    for table in {t for _, t, _ in found if t not in audit_guard.LABELS}:
+        expected.update(table_triggers(conn, table))
+    own = frozenset(name for name, _, sql in found if expected.get(name) == sql)
+    _own_triggers[file] = (id(conn), version, own)
+    return own
+
+
+def release(conn: sqlite3.Connection) -> audit_guard.Refusal | None:
+    """Take the guard off a write that failed; returns what the guard refused, if anything."""
+    return audit_guard.remove(conn)
+
+
+def finish(conn: sqlite3.Connection, key: bytes, mark: int) -> audit_head.Advance | None:
+    """Take the guard off, forget who is writing and seal the log rows this transaction wrote;
+    call before commit. Returns the head to record once committed (`Advance.apply`), if any."""
+    audit_guard.remove(conn)
     conn.execute(f"DELETE FROM {CONTEXT}")
-    return seal(conn, key)
+    head = seal(conn, key, mark)
+    return audit_head.advance(conn, key, head) if head else None
 
 
 @contextlib.contextmanager
@@ -171,13 +212,36 @@ def audited(conn: sqlite3.Connection, who: Who, key: bytes):
     """One transaction whose changes are recorded as made by `who` (CLI, imports)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        begin(conn, who)
-        yield conn
-        finish(conn, key)
+        mark = begin(conn, who)
+        try:
+            yield conn
+        except BaseException as ex:
+            explained = audit_guard.explained(ex, release(conn))
+            if explained is ex:
+                raise
+            raise explained from ex
+        advance = finish(conn, key, mark)
     except BaseException:
+        release(conn)
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if advance:
+        advance.apply(key)
+
+
+@contextlib.contextmanager
+def refusals_explained(conns, as_error=None):
+    """Around guarded writes on several connections (imports): SQLite's bare "not authorized"
+    becomes the guard's Chinese sentence, raised as `as_error(sentence)` when given."""
+    try:
+        yield
+    except sqlite3.DatabaseError as ex:
+        refusal = next(filter(None, [release(conn) for conn in conns]), None)
+        if refusal is None:
+            raise
+        refused = audit_guard.ProtectedTableRefused(refusal)
+        raise (as_error(str(refused)) if as_error else refused) from ex
 
 
 def key_from_secret(secret: str) -> bytes:
@@ -196,50 +260,63 @@ def _rows_digest(key: bytes, previous: str, rows) -> tuple[str, int | None, int 
     return mac.hexdigest(), (ids[0] if ids else None), (ids[-1] if ids else None), ids
 
 
-def _last_seal(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute(f"SELECT last_log_id, seal FROM {SEAL} ORDER BY id DESC LIMIT 1").fetchone()
-    return (row[0], row[1]) if row else (0, GENESIS)
-
-
-def seal(conn: sqlite3.Connection, key: bytes) -> int:
-    """Seal every log row written since the last seal (the app's, and any written around it)."""
-    after, previous = _last_seal(conn)
-    rows = conn.execute(f"SELECT {', '.join(LOG_FIELDS)} FROM {LOG} WHERE id > ? ORDER BY id", [after])
+def seal(conn: sqlite3.Connection, key: bytes, mark: int) -> Head | None:
+    """Seal the log rows written after `mark` — by this transaction, which holds the write lock,
+    so no other writer's rows can be among them — chained to the last seal. Rows written outside
+    the app stay outside every seal. Returns the new head (None if nothing was logged)."""
+    previous = audit_head.current(conn).seal
+    rows = conn.execute(f"SELECT {', '.join(LOG_FIELDS)} FROM {LOG} WHERE id > ? ORDER BY id", [mark])
     digest, first, last, ids = _rows_digest(key, previous, rows)
-    if ids:
-        conn.execute(
-            f"INSERT INTO {SEAL} (first_log_id, last_log_id, seal) VALUES (?, ?, ?)", [first, last, digest]
-        )
-    return len(ids)
+    if not ids:
+        return None
+    cursor = conn.execute(
+        f"INSERT INTO {SEAL} (first_log_id, last_log_id, seal) VALUES (?, ?, ?)", [first, last, digest]
+    )
+    return Head(cursor.lastrowid, last, digest)
 
 
-def verify(conn: sqlite3.Connection, key: bytes, database: str) -> list[str]:
-    """Problems with the log and its seals, as sentences; empty when the log is intact."""
+def verify(conn: sqlite3.Connection, key: bytes, database: str) -> list[Problem]:
+    """Problems with the log, its seals and its recorded head (kind + sentence); empty when intact.
+
+    Seals may have gaps between them: rows written outside the app (a sqlite3 shell) lie between
+    two seals, or after the last, and are reported as unsealed for as long as they exist."""
     problems = []
-    previous, covered = GENESIS, 0
+    previous, covered, expected_seal = GENESIS, 0, 1
     fields = ", ".join(LOG_FIELDS)
     name = f"{database}.db 审计日志"
-    for first, last, stored in conn.execute(f"SELECT first_log_id, last_log_id, seal FROM {SEAL} ORDER BY id").fetchall():
-        if first != covered + 1:
-            problems.append(f"{name}第 {covered + 1}–{first - 1} 条已被删除，或其封存记录已被删除")
+    unsealed: list[int] = []
+    seals = conn.execute(f"SELECT id, first_log_id, last_log_id, seal FROM {SEAL} ORDER BY id").fetchall()
+    for seal_id, first, last, stored in seals:
+        if seal_id != expected_seal:
+            problems.append(Problem("seal_deleted", f"{name}的第 {_ranges(list(range(expected_seal, seal_id)))} 号封存记录已被删除"))
+        if first <= covered or last < first:
+            problems.append(Problem("seal_forged", f"{name}第 {seal_id} 号封存记录的范围（第 {first}–{last} 条）与之前的封存重叠：封存记录被伪造"))
+        unsealed += _ids(conn, covered, first)
         rows = conn.execute(f"SELECT {fields} FROM {LOG} WHERE id BETWEEN ? AND ? ORDER BY id", [first, last])
         digest, _, _, ids = _rows_digest(key, previous, rows)
         missing = sorted(set(range(first, last + 1)) - set(ids))
         if missing:
-            problems.append(f"{name}第 {_ranges(missing)} 条已被删除")
+            problems.append(Problem("deleted", f"{name}第 {_ranges(missing)} 条已被删除"))
         elif digest != stored:
-            problems.append(f"{name}第 {first}–{last} 条（同一次写入）与封存值不符：记录被改动或伪造")
-        previous, covered = stored, last
-    unsealed = [r[0] for r in conn.execute(f"SELECT id FROM {LOG} WHERE id > ? ORDER BY id", [covered])]
+            problems.append(Problem("changed", f"{name}第 {first}–{last} 条（同一次写入）与封存值不符：记录被改动或伪造，或之前的封存记录被删除"))
+        previous, covered, expected_seal = stored, max(covered, last), seal_id + 1
+    unsealed += _ids(conn, covered, None)
     if unsealed:
-        problems.append(f"{name}第 {_ranges(unsealed)} 条尚未封存（在应用之外写入，下一次应用写入时封存）")
-    for table, last_known in ((LOG, max([covered, *unsealed])), (SEAL, None)):
+        problems.append(Problem("unsealed", f"{name}第 {_ranges(unsealed)} 条未封存：不是应用写入的"
+                                "（例如用 sqlite3 命令行直接写入），内容和来源都无法确认"))
+    last_log = max([covered, *unsealed])
+    for table, last_known in ((LOG, last_log), (SEAL, expected_seal - 1)):
         sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
-        if last_known is None:
-            last_known = conn.execute(f"SELECT coalesce(max(id), 0) FROM {SEAL}").fetchone()[0]
         if sequence and sequence[0] > last_known:
-            problems.append(f"{name}末尾的记录已被删除（{table} 曾到第 {sequence[0]} 条）")
-    return problems
+            problems.append(Problem("tail_deleted", f"{name}末尾的记录已被删除（{table} 曾到第 {sequence[0]} 条）"))
+    return problems + audit_head.problems(conn, key, name)
+
+
+def _ids(conn: sqlite3.Connection, after: int, before: int | None) -> list[int]:
+    """Log ids strictly between two points (no upper bound with None)."""
+    if before is None:
+        return [r[0] for r in conn.execute(f"SELECT id FROM {LOG} WHERE id > ? ORDER BY id", [after])]
+    return [r[0] for r in conn.execute(f"SELECT id FROM {LOG} WHERE id > ? AND id < ? ORDER BY id", [after, before])]
 
 
 def _ranges(ids: list[int]) -> str:

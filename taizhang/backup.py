@@ -21,9 +21,11 @@ import pathlib
 import shutil
 import sqlite3
 import tempfile
+from dataclasses import asdict
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from taizhang import audit, audit_head
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
 
@@ -130,7 +132,8 @@ def backup(
     partial = dest / f".partial-{stamp}"
     partial.mkdir(parents=True)
     try:
-        files = {}
+        files, heads = {}, {}
+        registers = {data_dir.database(n).name: n for n in definition.databases}
         for path in data_dir.files(definition):
             if not path.exists():
                 continue
@@ -139,6 +142,8 @@ def backup(
             result = integrity(copy)
             if result != "ok":
                 raise BackupError(f"{path.name} 的备份未通过完整性检查：{result}")
+            if path.name in registers:
+                heads[registers[path.name]] = asdict(_head_of(copy))
             files[path.name] = _stored(copy, fernet if path.name in confidential else None)
         if data_dir.secret_path.exists():
             secret = partial / data_dir.secret_path.name
@@ -147,7 +152,7 @@ def backup(
             if fernet:
                 _encrypt(secret, fernet)
         (partial / MANIFEST).write_text(
-            json.dumps({"created_at": stamp, "files": files}, ensure_ascii=False, indent=2)
+            json.dumps({"created_at": stamp, "files": files, "audit_heads": heads}, ensure_ascii=False, indent=2)
         )
         # A backup folder appears only once complete, so rotation never counts a half copy.
         partial.rename(folder)
@@ -187,6 +192,14 @@ def backup_is_stale(record: dict | None, now: datetime.datetime | None = None) -
     return record is None or now - record["at"] > STALE_AFTER
 
 
+def _head_of(path: pathlib.Path) -> audit_head.Head:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return audit_head.current(conn)
+    finally:
+        conn.close()
+
+
 def _stored(copy: pathlib.Path, fernet: Fernet | None) -> dict:
     info = {"bytes": copy.stat().st_size}
     if fernet:
@@ -213,9 +226,17 @@ def verify(folder: pathlib.Path) -> dict:
             raise BackupError(f"备份文件 {name} 缺失或已被改动")
         with _readable(folder, name, info) as plain:
             result = integrity(plain)
+            head = _head_of(plain) if name in _head_files(manifest) else None
         if result != "ok":
             raise BackupError(f"备份文件 {name} 未通过完整性检查：{result}")
+        if head is not None and asdict(head) != manifest["audit_heads"][_head_files(manifest)[name]]:
+            raise BackupError(f"备份文件 {name} 的审计封存链与清单记录的链头不符：备份已被改动")
     return manifest
+
+
+def _head_files(manifest: dict) -> dict[str, str]:
+    """Database file name -> database name, for the databases whose chain head the manifest holds."""
+    return {f"{name}.db": name for name in manifest.get("audit_heads", {})}
 
 
 def restore(data_dir: DataDir, folder: pathlib.Path, definition: Definition | None = None) -> pathlib.Path:
@@ -244,4 +265,17 @@ def restore(data_dir: DataDir, folder: pathlib.Path, definition: Definition | No
         data_dir.secret_path.write_bytes(_fernet().decrypt(sealed_secret.read_bytes()))
     if data_dir.secret_path.exists():
         os.chmod(data_dir.secret_path, 0o600)
+    _reset_heads(data_dir, definition)
     return safety
+
+
+def _reset_heads(data_dir: DataDir, definition: Definition) -> None:
+    """The restored chains are the backup's (checked against its manifest above): each head file
+    is set to its database's head as restored, under the restored secret's key."""
+    key = audit.key_from_secret(data_dir.secret())
+    for name in definition.databases:
+        conn = data_dir.connect(name)
+        try:
+            audit_head.adopt(conn, key, force=True)
+        finally:
+            conn.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from taizhang import derived, search
+from taizhang import audit, audit_head, derived, search
 from taizhang.registers import Definition, load
 from taizhang.users import UserStore
 
@@ -112,6 +112,7 @@ def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, l
     data_dir.path.mkdir(parents=True, exist_ok=True)
     migrations = _migrations()
     report = {}
+    key = audit.key_from_secret(data_dir.secret())
     for name in definition.databases:
         conn = data_dir.connect(name)
         try:
@@ -123,8 +124,10 @@ def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, l
                 rebuilt = derived.sync(conn, definition, name)
                 search.drain(conn, definition)
             report[name] = pending + rebuilt
+            # A new database starts its recorded chain head here; an existing one without a
+            # head file is left for `taizhang audit verify` to report (see taizhang/audit_head.py).
+            audit_head.adopt(conn, key)
         finally:
             conn.close()
     data_dir.users(definition).close()
-    data_dir.secret()
     return report

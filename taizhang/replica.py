@@ -224,14 +224,9 @@ def _read_secret(path: pathlib.Path) -> str:
 def _write_chain_heads(data_dir: DataDir, definition: Definition) -> None:
     """The audit chain head files (the last seal of each database, under the audit key) belong
     to the data dir, not to the replica: after a restore each is recorded anew from the
-    restored log, which is by then the record. The head files come with taizhang.audit_head,
-    which is being merged in parallel (TODO: import it plainly once it is on main)."""
-    from taizhang import audit
+    restored log, which is by then the record (taizhang/audit_head.py)."""
+    from taizhang import audit, audit_head
 
-    try:
-        from taizhang import audit_head
-    except ImportError:
-        return
     key = audit.key_from_secret(data_dir.secret())
     for name in definition.databases:
         conn = data_dir.connect(name)

@@ -104,7 +104,7 @@ def test_shell_writes_are_recorded_unattributed(empty_data_dir):
     entry = _log(empty_data_dir)[-1]
     assert (entry["actor"], entry["source"]) == (None, "unattributed")
     result = _verify(empty_data_dir)
-    assert result.exit_code == 1 and "尚未封存" in result.output
+    assert result.exit_code == 1 and "第 1 条未封存" in result.output
 
 
 @pytest.mark.asyncio
@@ -133,7 +133,7 @@ def test_a_failing_audit_write_rolls_the_change_back(empty_data_dir):
 async def test_the_log_is_append_only_on_every_path(ads, empty_data_dir):
     for sql in ("update _audit_log set actor = 'someone'", "delete from _audit_log"):
         r = await ads.client.post("/ops/-/execute-write", json={"sql": sql}, actor=actor("admin"))
-        assert r.status_code == 400 and "审计日志只能追加" in r.json()["errors"][0]
+        assert r.status_code == 400 and "审计日志（_audit_log）只能由应用" in r.json()["errors"][0]
         shell = sqlite3.connect(empty_data_dir.database("ops"), isolation_level=None)
         with pytest.raises(sqlite3.IntegrityError, match="审计日志只能追加"):
             shell.execute(sql)

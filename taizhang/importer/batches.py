@@ -57,7 +57,8 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
     definition = definition or load()
     key = audit.key_from_secret(data_dir.secret())
     undone: dict[str, int] = {}
-    with write_transactions(data_dir, definition.databases) as conns:
+    advances = []
+    with write_transactions(data_dir, definition.databases) as conns, audit.refusals_explained(conns.values(), UndoRefused):
         guards = kept_keys.guards(conns, data_dir, definition)
         found = False
         for name, conn in conns.items():
@@ -77,7 +78,7 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
                 if lacking:
                     raise UndoNotAllowed(
                         f"无法撤销批次 {batch_id}：撤销需要{rights.describe(lacking, definition)}的权限，你现在没有", lacking)
-            audit.begin(conn, audit.Who(actor=actor, role=role, source="import", batch_id=f"undo:{batch_id}",
+            mark = audit.begin(conn, audit.Who(actor=actor, role=role, source="import", batch_id=f"undo:{batch_id}",
                                         note=f"撤销导入批次 {batch_id}"))
             for _, table, row_id, operation, before in entries:
                 try:
@@ -92,12 +93,14 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
                 undone[table] = undone.get(table, 0) + 1
             conn.execute(f"UPDATE {BATCHES} SET status = 'undone' WHERE id = ?", [batch_id])
             search.drain(conn, definition)
-            audit.finish(conn, key)
+            advances.append(audit.finish(conn, key, mark))
         if not found:
             raise UndoRefused(f"没有导入批次 {batch_id}（用 taizhang imports list 查看）")
         for name, guard in guards.items():   # removing an imported employee that agreements now name
             if lost := guard.lost(conns[name], conns.get(guard.refs[0].source.database)):
                 raise UndoRefused("无法撤销：" + "；".join(item.sentence for item in lost))
+    for advance in filter(None, advances):   # once committed
+        advance.apply(key)
     return undone
 
 

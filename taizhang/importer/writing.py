@@ -11,7 +11,7 @@ from taizhang.clock import utc_now_iso
 from taizhang.datadir import DataDir, write_transactions
 from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
-from taizhang.importer.model import BATCHES, Record, ensure_batches, Run, SheetPlan
+from taizhang.importer.model import BATCHES, ImportStopped, Record, ensure_batches, Run, SheetPlan
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register, load
 from taizhang.schema import check_columns, quote
@@ -61,10 +61,11 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
           owner: str | None = None) -> None:
     databases = sorted({p.register.database for p in run.plans})
     key = audit.key_from_secret(data_dir.secret())
-    with write_transactions(data_dir, databases) as conns:
-        for conn in conns.values():
+    with write_transactions(data_dir, databases) as conns, audit.refusals_explained(conns.values(), ImportStopped):
+        marks = {}
+        for name, conn in conns.items():
             ensure_batches(conn)
-            audit.begin(conn, who)
+            marks[name] = audit.begin(conn, who)
         guards = kept_keys.guards(conns, data_dir, definition)
         deferred: list[tuple[Record, dict]] = []
         for plan in _order(run.plans, definition):
@@ -90,10 +91,11 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
                 conn.execute("ROLLBACK")
             run.counts = {r: {**c, "inserted": 0, "updated": 0, "deleted": 0} for r, c in run.counts.items()}
             return
+        advances = []
         for name, conn in conns.items():
             search.drain(conn, definition)
             xref.clear_queue(conn)
-            audit.finish(conn, key)
+            advances.append(audit.finish(conn, key, marks[name]))
             conn.execute(
                 f"INSERT INTO {BATCHES} (id, started_at, finished_at, actor, mode, files, counts, status, owner)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'done', ?)",
@@ -102,6 +104,8 @@ def write(run: Run, data_dir: DataDir, definition: Definition, who: audit.Who, s
                  json.dumps({r: c for r, c in run.counts.items() if definition.registers[r].database == name}, ensure_ascii=False),
                  owner],
             )
+    for advance in filter(None, advances):   # once committed
+        advance.apply(key)
     run.written = True
 
 
