@@ -11,7 +11,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Request
 
-from taizhang import xref
+from taizhang import json_numbers, xref
 from taizhang.i18n import localise
 from taizhang.messages import BUSY, explain
 from taizhang.schema import quote
@@ -100,6 +100,8 @@ def asgi_wrapper(datasette):
                     break
             if size <= limit:
                 scope = {**scope, BODY_KEY: b"".join(m.get("body", b"") for m in messages)}
+                if refused := _non_numbers(scope):
+                    return await _send_refusal(send, refused)
 
             async def replay():
                 # The app reads the same body; after it, the real channel (disconnects).
@@ -110,6 +112,23 @@ def asgi_wrapper(datasette):
         return keep_json_body
 
     return wrap
+
+
+def _non_numbers(scope) -> list[str]:
+    """NaN / Infinity / 1e400 in a JSON write body: json.loads reads them, SQLite would store
+    NaN as NULL, so they are refused here, naming the field."""
+    try:
+        data = json.loads(scope[BODY_KEY])
+    except ValueError:
+        return []   # core answers malformed JSON itself
+    return json_numbers.refusals(definition(), tilde_decode(JSON_WRITE_PATH.match(scope["path"])["table"]), data)
+
+
+async def _send_refusal(send, errors: list[str]) -> None:
+    body = json.dumps({"ok": False, "errors": errors}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _refusal_in_chinese(datasette, request, send):

@@ -10,7 +10,10 @@
 (function () {
   "use strict";
 
-  var SPACES = /^[\s\u3000\u00a0]+|[\s\u3000\u00a0]+$/g;
+  // Blanks around a value, zero-width characters included (taizhang/characters.py BLANK).
+  var SPACES = /^[\s\u3000\u00a0\u180e\u200b-\u200d\u2060\ufeff]+|[\s\u3000\u00a0\u180e\u200b-\u200d\u2060\ufeff]+$/g;
+  // Control and bidi-override characters, refused in names and keys (characters.py UNSAFE).
+  var UNSAFE = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/;
   var OPEN_ENDED = ["长期", "长期有效", "長期", "長期有效", "无固定期限", "無固定期限", "永久"];
   var DATE_PATTERNS = [
     /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$/,
@@ -72,8 +75,8 @@
     }
     var number = text === "" || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? NaN : Number(text) * multiplier;
     var m = rule.messages;
-    if (!isFinite(number)) {
-      return { value: raw, message: m.integer || m.number };
+    if (!isFinite(number)) {   // 1e400 reads as Infinity: a number, but not one a register holds
+      return { value: raw, message: (!isNaN(number) && m.finite) || m.integer || m.number };
     }
     if (rule.type === "int" && !Number.isInteger(number)) {
       return { value: raw, message: m.integer };
@@ -121,7 +124,11 @@
           var fine = /\d\d\d/.test(phone) && phone.length <= 40;
           return fine ? { value: phone, message: "" } : { value: raw, message: m.phone };
         }
-        return { value: text.replace(SPACES, ""), message: "" };
+        var trimmed = text.replace(SPACES, "");
+        if (m.characters && UNSAFE.test(trimmed)) {
+          return { value: raw, message: m.characters };
+        }
+        return { value: trimmed, message: "" };
       }
       default: // period, time: many spellings; the server reads and checks them
         return { value: text.replace(SPACES, ""), message: "" };

@@ -12,6 +12,8 @@ and single characters (prefix query).
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import re
 
 import opencc
@@ -32,6 +34,32 @@ def to_simplified(text: str) -> str:
 
 def to_traditional(text: str) -> str:
     return _converter("s2t").convert(text)
+
+
+# A word has at most this many spellings enumerated (the registers' enum words have ≤ 16).
+MAX_SPELLINGS = 256
+
+
+@functools.cache
+def _traditional_of() -> dict[str, frozenset[str]]:
+    """Simplified character -> the characters OpenCC's t2s turns into it (伙 -> 伙, 夥). Each
+    character converted alone (one per line), so no phrase spans two of them."""
+    chars = [chr(c) for c in range(0x3400, 0xA000)]
+    out: dict[str, set[str]] = {}
+    for char, simple in zip(chars, to_simplified("\n".join(chars)).split("\n")):
+        out.setdefault(simple, {simple}).add(char)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def spellings(word: str) -> set[str]:
+    """Every spelling whose t2s is the t2s of `word` (合作伙伴 -> 合作伙伴, 合作夥伴): what the
+    database, which cannot run OpenCC, must accept for it. Enumerated character by character,
+    kept only when OpenCC agrees (phrases may convert differently); bounded by MAX_SPELLINGS."""
+    simple = to_simplified(word)
+    options = [sorted(_traditional_of().get(ch, {ch})) for ch in simple]
+    if math.prod(map(len, options)) > MAX_SPELLINGS:
+        return {word, simple, to_traditional(simple)}
+    return {word, *("".join(p) for p in itertools.product(*options) if to_simplified("".join(p)) == simple)}
 
 
 def _han_bigrams(run: str) -> list[str]:

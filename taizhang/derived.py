@@ -1,5 +1,6 @@
-"""Everything that derives from the definition and the live schema — queue tables, indexes,
-search tables, triggers (validation helpers, search, audit) — made to match, idempotently.
+"""Everything that derives from the definition and the live schema — the registers' CHECK
+constraints, queue tables, indexes, search tables, triggers (validation, search, audit) — made
+to match, idempotently.
 
 Run by `taizhang init` after the migrations, and by the app after any write that changed a
 table's columns, so a trigger never misses a column (the audit log would not record it).
@@ -21,6 +22,7 @@ from taizhang.schema import (
     literal,
     quote,
     triggers_sql,
+    update_checks,
 )
 
 
@@ -54,6 +56,8 @@ def sync(conn: sqlite3.Connection, definition: Definition, database: str) -> lis
     }
     wanted: dict[str, str] = {}
     for reg in definition.registers_in(database):
+        if update_checks(conn, reg):
+            changed.append(reg.name)
         for sql in indexes_sql(reg):
             conn.execute(sql)
         if reg.search:

@@ -160,7 +160,7 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
                     "permissions": {"view-table": _roles(definition.roles_allowed("read", reg.name))},
                 }
         # Support tables: kept out of table lists (admins may still open them).
-        for support in (*SUPPORT_TABLES, schema.SEARCH_QUEUE, schema.XREF_QUEUE):
+        for support in (*SUPPORT_TABLES, schema.SEARCH_QUEUE, schema.XREF_QUEUE, schema.KEY_SCRATCH):
             db_config["tables"][support] = {"hidden": True}
         conn = _schema_connection(definition, db_name)
         for name, report in (reports.get(db_name) or {}).items():

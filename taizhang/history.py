@@ -4,6 +4,7 @@ row values a restore puts back."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -17,6 +18,20 @@ SOURCES = {
     "restore": "恢复", "app": "应用", "unattributed": "应用外（未署名）",
 }
 PAGE_SIZE = 100
+# SQLite before 3.42 writes an infinite REAL into json_object() as a bare Inf, which is not JSON:
+# rows stored before such values were refused have entries like that. Strings are matched
+# first so that the text "Inf" inside one is left alone.
+_BARE_INF = re.compile(r'"(?:[^"\\]|\\.)*"|(-?)\bInf\b')
+
+
+def _loads(text: str | None) -> dict | None:
+    """An audit entry's row; None when there is none."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return json.loads(_BARE_INF.sub(lambda m: m[0] if m[0].startswith('"') else f"{m[1]}Infinity", text))
 
 
 @dataclass
@@ -107,8 +122,7 @@ def entries(
     ).fetchall()
     out = []
     for r in rows:
-        before = json.loads(r[10]) if r[10] else None
-        after = json.loads(r[11]) if r[11] else None
+        before, after = _loads(r[10]), _loads(r[11])
         reg = definition.registers.get(r[7])
         out.append(Entry(
             id=r[0], at=r[1], actor=r[2], role=r[3], source=r[4], batch_id=r[5], note=r[6],

@@ -6,13 +6,14 @@ never the YAML directly, so derived facts (traditional labels, role grants) have
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import pathlib
 from dataclasses import dataclass, field
 
 import yaml
 
-from taizhang.chinese import to_simplified, to_traditional
+from taizhang.chinese import spellings, to_simplified, to_traditional
 
 DEFINITION_PATH = pathlib.Path(__file__).resolve().parent.parent / "db" / "registers.yml"
 
@@ -43,6 +44,8 @@ class Column:
     # canonical value -> accepted synonyms (enum columns; bool columns: 1/0 -> yes/no words)
     values: dict = field(default_factory=dict)
     header_synonyms: tuple[str, ...] = ()
+    # Part of the register's natural key (text): stored normalised, see taizhang/characters.py.
+    key: bool = False
 
     @property
     def label_hant(self) -> str:
@@ -56,8 +59,8 @@ class Column:
 
     def synonyms(self) -> dict[str, str | int]:
         """Normalised input -> canonical value, for every enum value and synonym in 简 and
-        繁 forms, any case (bool columns: the shared yes/no words -> 1/0). Built once per
-        column: an import asks for every cell."""
+        every 繁 spelling whose t2s is it (合作夥伴 -> 合作伙伴), any case (bool columns: the
+        shared yes/no words -> 1/0). Built once per column: an import asks for every cell."""
         return self._synonyms
 
     @functools.cached_property
@@ -65,7 +68,7 @@ class Column:
         lookup: dict[str, str | int] = {}
         for canonical, words in self.values.items():
             for word in [canonical, *words]:
-                for form in {str(word), to_traditional(str(word)), to_simplified(str(word))}:
+                for form in {to_traditional(str(word)), *spellings(str(word))}:
                     lookup[normalise_token(form)] = canonical
         return lookup
 
@@ -96,6 +99,18 @@ class Register:
     @property
     def label_hant(self) -> str:
         return to_traditional(self.label)
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The text columns of the natural key: stored normalised (taizhang/characters.py)."""
+        return [c for c in self.natural_key if c in self.columns and self.columns[c].type == "text"]
+
+    @property
+    def name_columns(self) -> list[str]:
+        """Text that names a record — the natural key, unique columns, the label column: no
+        control or bidi-override characters there."""
+        named = [*self.key_columns, *(c for c, col in self.columns.items() if col.unique), self.label_column]
+        return [c for c in dict.fromkeys(named) if c in self.columns and self.columns[c].type == "text"]
 
     @property
     def foreign_keys(self) -> list[Column]:
@@ -208,6 +223,9 @@ def _column(name: str, spec: dict, booleans: dict) -> Column:
 
 def _register(name: str, spec: dict, booleans: dict) -> Register:
     columns = {c: _column(c, s, booleans) for c, s in spec["columns"].items()}
+    for key in spec["natural_key"]:
+        if key in columns and columns[key].type == "text":
+            columns[key] = dataclasses.replace(columns[key], key=True)
     reg = Register(
         name=name,
         database=spec["database"],

@@ -12,9 +12,14 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from taizhang import characters
 from taizhang.registers import Column, Definition, Register
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+# The largest finite REAL: anything beyond it (1e400, Infinity) is not a number a register holds.
+MAX_REAL = "1.7976931348623157e308"
+ID_FIXED = "编号（id）由系统分配，不能修改"
+TIMES_KEPT = "创建时间和更新时间（created_at、updated_at）由数据库记录，不能填写或修改"
 # Prefix of every trigger this module owns: derived.sync() drops and recreates only these.
 TRIGGER_PREFIX = "tz_"
 SEARCH_QUEUE = "_search_queue"
@@ -126,9 +131,69 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str, list[str]]]:
     return [(msg, f"{c} IS NULL OR ({cond})", judged.get(msg, [col.name])) for msg, cond in checks]
 
 
+def _chars(codes) -> str:
+    return " || ".join(f"char({', '.join(map(str, codes[i:i + 50]))})" for i in range(0, len(codes), 50))
+
+
+# SQLite's parser overflows on about 20 nested calls, and the key normalisation is 67 replace()s:
+# the key triggers apply them in steps to one scratch row (this table), then write the result.
+KEY_SCRATCH = "_key_scratch"
+
+
+def _key_steps() -> list[str]:
+    """The key normalisation (characters.normalise_key) as replace() chains of at most 15 calls,
+    each applied to `value`: zero-width characters removed, full-width digits and letters made
+    ASCII. Trimming is the last step, done where the result is written."""
+    pairs = [(code, "") for code in characters.ZERO_WIDTH] + [(w, chr(n)) for w, n in characters.FULL_WIDTH.items()]
+    steps = []
+    for i in range(0, len(pairs), 15):
+        expression = "value"
+        for code, narrow in pairs[i : i + 15]:
+            expression = f"replace({expression}, char({code}), {literal(narrow)})"
+        steps.append(expression)
+    return steps
+
+
+def _needs_key_normalising(value_sql: str) -> str:
+    # GLOB ranges compare code points: full-width digits and letters, then the zero-width ones.
+    return (f"{value_sql} GLOB '*[０-９Ａ-Ｚａ-ｚ' || {_chars(characters.ZERO_WIDTH)} || ']*'"
+            f" OR {value_sql} IS NOT trim({value_sql}, {_chars(characters.BLANK)})")
+
+
+def not_finite_sentence(label: str) -> str:
+    return f"{label}必须是有限的数字，不能是无穷大（Infinity、1e400）或 NaN"
+
+
+def _guards(reg: Register, col: Column) -> list[tuple[str, str]]:
+    """(message, condition on NEW) for the rules a BEFORE trigger enforces rather than a CHECK:
+    rules added after registers were created, so that `derived.sync` gives every existing
+    database file them too (a CHECK is part of the table and would need it rebuilt). Each
+    holds when the value is NULL, like a CHECK."""
+    v = f"NEW.{quote(col.name)}"
+    # No register holds bytes; the audit log's json_object() could not record them either.
+    guards = [(f"{col.label}不能是二进制数据（BLOB），请填写文字或数字", f"typeof({v}) <> 'blob'")]
+    if col.required and col.sql_type == "TEXT":
+        # Same sentence as the CHECK it widens: spaces of every kind and zero-width characters.
+        guards.append((f"{col.label}不能为空", f"trim({v}, {_chars(characters.BLANK)}) <> ''"))
+    if col.name in reg.name_columns:
+        # Blanks around it are trimmed (a key by its trigger, text by every reader): not refused.
+        guards.append((
+            f"{col.label}不能含有控制字符或文字方向控制符（如换行、制表符、U+202E），请删除后再保存",
+            f"NOT (trim({v}, {_chars(characters.BLANK)}) GLOB '*[' || {_chars([c for c in characters.UNSAFE if c])} || ']*')"
+            f" AND instr(CAST({v} AS BLOB), X'00') = 0",
+        ))
+    if col.type == "real":
+        guards.append((
+            not_finite_sentence(col.label),
+            f"typeof({v}) = 'integer' OR abs(CAST({v} AS REAL)) <= {MAX_REAL}",
+        ))
+    return [(message, f"{v} IS NULL OR ({condition})") for message, condition in guards]
+
+
 def check_columns(reg: Register) -> dict[str, list[str]]:
-    """Each CHECK constraint's message -> the columns whose values it judges."""
+    """Each CHECK constraint's (or guard trigger's) message -> the columns whose values it judges."""
     out = {msg: cols for col in reg.columns.values() for msg, _, cols in _checks(reg, col)}
+    out.update({msg: [col.name] for col in reg.columns.values() for msg, _ in _guards(reg, col)})
     for check in reg.checks:
         out[check["message"]] = [c for c in reg.columns if re.search(rf"\b{c}\b", check["sql"])]
     return out
@@ -154,6 +219,38 @@ def create_table_sql(reg: Register) -> str:
         lines.append(f"CONSTRAINT {quote(check['message'])} CHECK ({check['sql']})")
     body = ",\n  ".join(lines)
     return f"CREATE TABLE {quote(reg.name)} (\n  {body}\n)"
+
+
+def _column_lines(sql: str) -> list[str]:
+    return [line for line in sql.splitlines() if not line.strip().startswith("CONSTRAINT")]
+
+
+class ChecksRefused(Exception):
+    """The new CHECK constraints would refuse rows the file holds: nothing was changed."""
+
+
+def update_checks(conn: sqlite3.Connection, reg: Register) -> bool:
+    """Give an existing register the CHECK constraints the definition has now (a new enum
+    spelling, say) without rebuilding it, as SQLite documents for changes that leave the
+    stored rows as they are: the table's SQL is swapped in the schema and the rows checked
+    against it (PRAGMA integrity_check reports a failing CHECK). Only when the columns are
+    exactly the generated ones — a table altered since is left alone. Runs inside the
+    caller's transaction; returns whether anything changed."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [reg.name]).fetchone()
+    wanted = create_table_sql(reg)
+    if row is None or row[0] == wanted or _column_lines(row[0]) != _column_lines(wanted):
+        return False
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", [wanted, reg.name])
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+    problems = [r[0] for r in conn.execute(f"PRAGMA integrity_check({quote(reg.name)})")]
+    if problems != ["ok"]:
+        raise ChecksRefused(f"{reg.label}中已有记录不符合新的规则，请先修改这些记录：{'；'.join(problems[:5])}")
+    return True
 
 
 def column_definition_sql(reg: Register, col: Column) -> str:
@@ -197,14 +294,21 @@ def _changed(reg: Register, columns=None) -> str:
 def triggers_sql(reg: Register) -> dict[str, str]:
     t = quote(reg.name)
     triggers = {
-        # An update that changes nothing leaves updated_at alone; an update that sets
-        # updated_at itself (an import restoring a row) is respected.
+        # An update that changes nothing leaves updated_at alone (a value supplied for it is
+        # refused by the guards, see _guard_triggers).
         f"{TRIGGER_PREFIX}{reg.name}_updated_at": (
             f"CREATE TRIGGER {{name}} AFTER UPDATE ON {t} FOR EACH ROW\n"
             f"WHEN NEW.updated_at IS OLD.updated_at AND ({_changed(reg)})\n"
             f"BEGIN UPDATE {t} SET updated_at = {NOW_SQL} WHERE id = NEW.id; END"
-        )
+        ),
+        # The id is what history, references and restores follow; it is given on insert at most.
+        f"{TRIGGER_PREFIX}{reg.name}_id_fixed": (
+            f"CREATE TRIGGER {{name}} BEFORE UPDATE OF id ON {t} FOR EACH ROW WHEN NEW.id IS NOT OLD.id\n"
+            f"BEGIN SELECT RAISE(ABORT, {literal(ID_FIXED)}); END"
+        ),
     }
+    triggers.update(_guard_triggers(reg))
+    triggers.update(_key_triggers(reg))
     for queue, columns, kind in (
         (SEARCH_QUEUE, list(reg.search), "search"),
         (XREF_QUEUE, [*reg.cross_references, *_xref_conditions(reg)], "xref"),
@@ -231,6 +335,61 @@ def triggers_sql(reg: Register) -> dict[str, str]:
     triggers.update(_canonicalise_triggers(reg))
     triggers.update(_derive_triggers(reg))
     return {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
+
+
+def _guard_triggers(reg: Register) -> dict[str, str]:
+    """The guards of every column, before the row is written: on insert all of them, on update
+    those of the columns that change (a value stored before a rule existed does not block
+    editing the rest of the row)."""
+    t = quote(reg.name)
+    inserting, updating = [], []
+    for col in reg.columns.values():
+        for message, condition in _guards(reg, col):
+            raise_ = f"SELECT RAISE(ABORT, {literal(message)})"
+            inserting.append(f"{raise_} WHERE NOT ({condition});")
+            v = quote(col.name)
+            updating.append(f"{raise_} WHERE NEW.{v} IS NOT OLD.{v} AND NOT ({condition});")
+    # The times are the database's. Refused rather than replaced: a value sent for them is a
+    # mistake worth saying (a round trip that sends back the values read is not refused), and
+    # a trigger that rewrote them would undo the one that keeps updated_at.
+    times = f"SELECT RAISE(ABORT, {literal(TIMES_KEPT)}) WHERE"
+    inserting.append(f"{times} NEW.created_at IS NOT {NOW_SQL} OR NEW.updated_at IS NOT {NOW_SQL};")
+    # updated_at may become now: that is what the updated_at trigger writes.
+    updating.append(f"{times} NEW.created_at IS NOT OLD.created_at"
+                    f" OR (NEW.updated_at IS NOT OLD.updated_at AND NEW.updated_at IS NOT {NOW_SQL});")
+    return {
+        f"{TRIGGER_PREFIX}{reg.name}_guard_insert": (
+            f"CREATE TRIGGER {{name}} BEFORE INSERT ON {t} FOR EACH ROW BEGIN {' '.join(inserting)} END"
+        ),
+        f"{TRIGGER_PREFIX}{reg.name}_guard_update": (
+            f"CREATE TRIGGER {{name}} BEFORE UPDATE ON {t} FOR EACH ROW BEGIN {' '.join(updating)} END"
+        ),
+    }
+
+
+def _key_triggers(reg: Register) -> dict[str, str]:
+    """Natural keys stored normalised (characters.normalise_key), so a look-alike of an existing
+    key — ' 00012', '００012', '\u200b00012' — meets the UNIQUE constraint instead of becoming a
+    second record."""
+    t = quote(reg.name)
+    triggers = {}
+    for name in reg.key_columns:
+        c = quote(name)
+        steps = _key_steps()
+        body = (
+            f"BEGIN INSERT OR REPLACE INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
+            + "".join(f" UPDATE {KEY_SCRATCH} SET value = {step};" for step in steps)
+            + f" UPDATE {t} SET {c} = (SELECT trim(value, {_chars(characters.BLANK)}) FROM {KEY_SCRATCH})"
+            f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH}; END"
+        )
+        when = f"WHEN {_needs_key_normalising('NEW.' + c)}"
+        triggers[f"{TRIGGER_PREFIX}{reg.name}_{name}_key_insert"] = (
+            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} FOR EACH ROW {when} {body}"
+        )
+        triggers[f"{TRIGGER_PREFIX}{reg.name}_{name}_key_update"] = (
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {c} ON {t} FOR EACH ROW {when} {body}"
+        )
+    return triggers
 
 
 def _canonicalise_triggers(reg: Register) -> dict[str, str]:
@@ -322,9 +481,9 @@ def fts_sql(reg: Register) -> str:
 
 
 QUEUES_SQL = [
-    f"CREATE TABLE IF NOT EXISTS {q} (table_name TEXT NOT NULL, row_id INTEGER NOT NULL,"
-    f" PRIMARY KEY (table_name, row_id)) WITHOUT ROWID"
-    for q in (SEARCH_QUEUE, XREF_QUEUE)
+    *(f"CREATE TABLE IF NOT EXISTS {q} (table_name TEXT NOT NULL, row_id INTEGER NOT NULL,"
+      f" PRIMARY KEY (table_name, row_id)) WITHOUT ROWID" for q in (SEARCH_QUEUE, XREF_QUEUE)),
+    f"CREATE TABLE IF NOT EXISTS {KEY_SCRATCH} (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT)",
 ]
 
 

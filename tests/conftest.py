@@ -21,6 +21,18 @@ TODAY = datetime.date(2026, 11, 21)
 ROLES = list(load().roles)
 
 
+def backdate(conn, table: str, when: str = "2020-01-01T00:00:00Z") -> None:
+    """Make every row of a register look last changed at `when` (a version from the past).
+    No write path may set updated_at — the guard trigger refuses it — so the test steps around
+    the guard for this one statement, as only someone editing the file's schema could."""
+    from taizhang.schema import TRIGGER_PREFIX, quote, triggers_sql
+
+    guard = f"{TRIGGER_PREFIX}{table}_guard_update"
+    conn.execute(f"DROP TRIGGER {quote(guard)}")
+    conn.execute(f"UPDATE {quote(table)} SET updated_at = ?", [when])
+    conn.execute(triggers_sql(load().registers[table])[guard])
+
+
 def actor(role: str, **extra) -> dict:
     return {"id": f"test-{role}", "roles": [role], **extra}
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import actor
+from tests.conftest import actor, backdate
 
 pytestmark = pytest.mark.fast
 
@@ -13,7 +13,7 @@ async def test_a_stale_update_is_refused_with_who_and_what(empty_ds, empty_data_
     await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲"}}, actor=admin)
     # both read version v1
     conn = empty_data_dir.connect("ops")
-    conn.execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")   # a version from the past
+    backdate(conn, "partners")   # a version from the past
     v1 = conn.execute("SELECT updated_at FROM partners").fetchone()[0]
     first = await empty_ds.client.post("/ops/partners/1/-/update", json={"update": {"notes": "张三改的", "phone": "13800138000"}},
                                        headers={"If-Match": f'"{v1}"'}, actor=admin)

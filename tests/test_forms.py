@@ -7,7 +7,7 @@ from taizhang.client_rules import register_rules
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.registers import load
 from taizhang.schema import check_columns
-from tests.conftest import actor
+from tests.conftest import actor, backdate
 
 pytestmark = pytest.mark.fast
 
@@ -63,7 +63,7 @@ async def test_errors_in_the_page_language(empty_ds, lang, field, message):
 async def test_edit_conflict_then_overwrite(empty_ds, empty_data_dir):
     admin, editor = actor("admin"), actor("editor")
     await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲"}}, actor=admin)
-    empty_data_dir.connect("ops").execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")
+    backdate(empty_data_dir.connect("ops"), "partners")
     form = await empty_ds.client.get("/-/form/ops/partners/1", actor=editor)
     assert 'name="_version" value="2020-01-01T00:00:00Z"' in form.text
     await empty_ds.client.post("/ops/partners/1/-/update", json={"update": {"notes": "别人先改了"}}, actor=admin)
@@ -139,7 +139,7 @@ async def test_rules_and_scripts_only_for_those_who_may_write(empty_ds):
 async def test_conflict_shows_what_changed(empty_ds, empty_data_dir):
     admin, editor = actor("admin"), actor("editor")
     await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲", "category": "供应商"}}, actor=admin)
-    empty_data_dir.connect("ops").execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")
+    backdate(empty_data_dir.connect("ops"), "partners")
     await empty_ds.client.post("/ops/partners/1/-/update", json={"update": {"category": "媒体"}}, actor=admin)
     stale = (await empty_ds.client.post("/-/form/ops/partners/1", data={
         "_version": "2020-01-01T00:00:00Z", "name": "甲", "category": "物流"}, actor=editor)).text

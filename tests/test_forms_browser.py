@@ -91,6 +91,27 @@ def test_impossible_date_refused_in_the_browser_before_any_request(server, brows
     page.close()
 
 
+def test_edge_values_refused_in_the_browser_before_any_request(server, browser):
+    """A zero-width-only name, a bidi override in a name, 1e400 as money: the database's own
+    sentences, next to their fields, and nothing sent."""
+    page = login(browser, server, "f-editor", start="/-/form/ops/customers")
+    page.fill("#f-customer_no", "C-边界")
+    page.fill("#f-name", "\u200b\u200b")
+    page.fill("#f-total_spend", "1e400")
+    page.fill("#f-contact_person", "甲\u202e乙")   # not a name column: left to the server
+    page.keyboard.press("Tab")
+    assert page.locator("#e-name").inner_text() == "客户名称为必填项，不能为空"
+    assert page.locator("#e-total_spend").inner_text() == "累计消费（元）必须是有限的数字，不能是无穷大（Infinity、1e400）或 NaN"
+    assert page.locator("#e-contact_person").count() == 0
+    page.fill("#f-name", "甲\u202e乙")
+    page.keyboard.press("Tab")
+    assert page.locator("#e-name").inner_text().startswith("客户名称不能含有控制字符或文字方向控制符")
+    sent = _writes(page)
+    page.click("input[type=submit][value=保存]")
+    assert sent == [] and "/-/form/ops/customers" in page.url
+    page.close()
+
+
 def test_end_date_before_start_refused_next_to_the_end_date(server, browser):
     page = login(browser, server, "f-editor", start="/-/form/ops/partners")
     page.fill("#f-name", "顺序测试公司")

@@ -7,7 +7,7 @@ import json
 import pytest
 import pytest_asyncio
 
-from tests.conftest import actor
+from tests.conftest import actor, backdate
 
 pytestmark = pytest.mark.fast
 EDITOR, ADMIN = actor("editor"), actor("admin")
@@ -137,7 +137,7 @@ async def test_a_database_refusal_names_each_bad_cell_of_a_row(ds):
 
 @pytest.mark.asyncio
 async def test_a_row_changed_since_the_page_was_read_is_a_conflict(ds, empty_data_dir):
-    empty_data_dir.connect("ops").execute("UPDATE partners SET updated_at = '2020-01-01T00:00:00Z'")
+    backdate(empty_data_dir.connect("ops"), "partners")
     await ds.client.post("/ops/partners/1/-/update", json={"update": {"notes": "别人先改了"}}, actor=ADMIN)
     stale = [{"id": 1, "column": "notes", "value": "我的", "version": "2020-01-01T00:00:00Z"}]
     response = await _post(ds, stale)

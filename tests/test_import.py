@@ -33,6 +33,7 @@ from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportStopped, import_files
 from taizhang.importer.report import write_report
 from taizhang.registers import load
+import tests.conftest
 from tests.conftest import actor
 
 pytestmark = pytest.mark.fast
@@ -828,9 +829,8 @@ def roster(tmp_path, rows=ROSTER, name="花名册.xlsx"):
 
 def backdate(data_dir, name):
     """Set every row's updated_at far back (not audited), to see which rows a write touches."""
-    conn = sqlite3.connect(data_dir.database("ops"))
-    conn.execute(f"UPDATE {name} SET updated_at = '2000-01-01T00:00:00Z'")
-    conn.commit()
+    conn = data_dir.connect("ops")
+    tests.conftest.backdate(conn, name, "2000-01-01T00:00:00Z")
     conn.close()
 
 

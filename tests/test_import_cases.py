@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from scripts.cli import cli
 from taizhang.importer import reading
 from taizhang.importer.engine import ImportStopped, import_files
+from tests.conftest import backdate
 from tests.test_import import make_xlsx, query, snapshot
 
 pytestmark = pytest.mark.fast
@@ -54,9 +55,8 @@ def test_reimporting_an_unchanged_file_with_derived_columns_changes_nothing(empt
     assert first.written and first.counts["partner_evaluations"]["inserted"] == 3, first.problems
     stored = query(empty_data_dir, "SELECT period, total_score, rating FROM partner_evaluations ORDER BY period")
     assert stored == [("2024-Q1", 86.67, "良好"), ("2024-Q2", 60.0, "合格"), ("2024-Q3", 95.0, "合格")]
-    conn = sqlite3.connect(empty_data_dir.database("ops"))
-    conn.execute("UPDATE partner_evaluations SET updated_at = '2000-01-01T00:00:00Z'")   # to see what is touched
-    conn.commit()
+    conn = empty_data_dir.connect("ops")
+    backdate(conn, "partner_evaluations", "2000-01-01T00:00:00Z")   # to see what is touched
     conn.close()
     before = snapshot(empty_data_dir)
     again = import_files(empty_data_dir, [path])

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import actor
+from tests.conftest import actor, backdate
 
 pytestmark = pytest.mark.fast
 
@@ -96,7 +96,8 @@ def test_fks_natural_keys_and_wal(empty_data_dir):
 
 def test_updated_at_only_moves_on_real_change(empty_data_dir):
     conn = empty_data_dir.connect("ops")
-    conn.execute("INSERT INTO partners (name, created_at, updated_at) VALUES ('甲', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')")
+    conn.execute("INSERT INTO partners (name) VALUES ('甲')")
+    backdate(conn, "partners")
     conn.execute("UPDATE partners SET name = '甲'")
     assert conn.execute("SELECT updated_at FROM partners").fetchone()[0] == "2020-01-01T00:00:00Z"
     conn.execute("UPDATE partners SET notes = '改了'")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from taizhang.characters import normalise_key
 from taizhang.chinese import to_simplified
 from taizhang.datadir import DataDir
 from taizhang.importer.model import Record, Run, _identity
@@ -85,8 +86,9 @@ class Lookup:
 
 
 def _norm(value):
+    """How a reference is matched: as keys are stored (００13 finds 0013), 简体, any case."""
     if isinstance(value, str):
-        return to_simplified(value.strip()).casefold()
+        return to_simplified(normalise_key(value)).casefold()
     return value
 
 

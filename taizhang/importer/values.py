@@ -13,6 +13,8 @@ import datetime
 import math
 import re
 
+from taizhang.characters import BLANK_TEXT, normalise_key
+from taizhang.chinese import to_simplified
 from taizhang.registers import Column, normalise_token
 
 
@@ -23,12 +25,15 @@ class CellError(Exception):
         self.hint = hint
 
 
-# Surrounding whitespace people leave in cells: ASCII, ideographic (U+3000), no-break (U+00A0).
-SPACES = " \t\r\n\u3000\u00a0"
+# Surrounding whitespace people leave in cells: every Unicode space (ideographic U+3000,
+# no-break U+00A0 …), tabs, line breaks and zero-width characters.
+SPACES = BLANK_TEXT
 # Full-width forms of ASCII (U+FF01–U+FF5E), for digits, ＠ and punctuation in numbers, dates,
 # phones and emails — not for free text, which keeps what was typed.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 OPEN_ENDED = {"长期", "长期有效", "長期", "長期有效", "无固定期限", "無固定期限", "永久"}
+# What SQLite can store as an INTEGER (a larger one cannot even be bound).
+SQLITE_MIN_INT, SQLITE_MAX_INT = -(2**63), 2**63 - 1
 EXCEL_EPOCH_1900 = datetime.date(1899, 12, 30)  # serial 1 = 1900-01-01, past Excel's 1900 leap bug
 EXCEL_EPOCH_1904 = datetime.date(1904, 1, 1)
 CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "１": 1, "２": 2, "３": 3, "４": 4}
@@ -137,9 +142,12 @@ def _number(value, label: str, hint: str) -> float:
     if text and text[-1] in _UNITS:
         multiplier, text = _UNITS[text[-1]], text[:-1]
     try:
-        return float(text) * multiplier
+        number = float(text) * multiplier
     except ValueError:
         raise CellError(f"{label}应为数字，收到「{value}」", hint)
+    if not math.isfinite(number):   # float() reads inf, nan, 1e400; a register holds none of them
+        raise CellError(f"{label}不是有限的数字：「{value}」", hint)
+    return number
 
 
 def parse_money(value, scale: float = 1) -> float | None:
@@ -163,10 +171,16 @@ def parse_int(value) -> int | None:
         return None
     if isinstance(value, str):
         value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名)$", "", ascii_forms(value))
-    number = _number(value, "整数", "请填写整数")
-    if not number.is_integer():
-        raise CellError(f"应为整数，收到 {number:g}", "请填写整数")
-    return int(number)
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value   # exactly as given: a float would round a large integer
+    else:
+        number = _number(value, "整数", "请填写整数")
+        if not number.is_integer():
+            raise CellError(f"应为整数，收到 {number:g}", "请填写整数")
+        number = int(number)
+    if not SQLITE_MIN_INT <= number <= SQLITE_MAX_INT:
+        raise CellError(f"数值过大：{value}", "请填写合理范围内的整数")
+    return number
 
 
 def parse_text(value, number_format: str | None = None) -> str | None:
@@ -204,7 +218,10 @@ def parse_choice(value, column: Column):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    # Input is compared in 简体 (OpenCC t2s), so every 繁體 spelling of a value is read as it.
     canonical = column.synonyms().get(normalise_token(str(value)))
+    if canonical is None:
+        canonical = column.synonyms().get(normalise_token(to_simplified(str(value))))
     if canonical is None:
         choices = "、".join(str(v) for v in column.values) if column.type == "enum" else "是/否、√/×、Y/N、1/0"
         raise CellError(f"「{value}」不是{column.label}的可选值", f"请填写：{choices}")
@@ -228,4 +245,8 @@ def parse_cell(column: Column, value, *, date1904: bool = False, scale: float = 
         return parse_money(value, scale) if column.money else parse_real(value, scale)
     if column.format in ("phone", "email"):
         return parse_contact(value, number_format)
-    return parse_text(value, number_format)
+    text = parse_text(value, number_format)
+    # A natural key as the database stores it (its trigger does the same), so ００12 finds 0012.
+    if column.key and text is not None:
+        return normalise_key(text) or None
+    return text
