@@ -15,6 +15,8 @@ ADMIN_ONLY = re.compile(
     r"^/-/(versions|plugins|settings|config|threads|tasks|databases|actions|permissions|rules"
     r"|allow-debug|patterns|debug/.*|api|schema|queries|create-token|messages)(\.\w+)?$"
     r"|^/[^/]+/-/queries(\.json)?$"
+    # The schema of one database or one table: the same map, one level down.
+    r"|^/[^/]+(/[^/]+)?/-/schema(\.\w+)?$"
 )
 # Read-only routes: core answers a POST to them with a 500 (1.0a41).
 GET_ONLY = re.compile(r"^/[^/]+/-/query(\.\w+)?$")
