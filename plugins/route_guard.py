@@ -2,6 +2,7 @@
 methods a route does not take refused with 405 before core fails on them with a 500."""
 
 import re
+import sqlite3
 
 from datasette import hookimpl
 from datasette.views.base import DatasetteError
@@ -56,6 +57,15 @@ def handle_exception(datasette, request, exception):
     # An integer SQLite cannot hold (a row id of 30 digits in a URL) fails before any query runs.
     if isinstance(exception, OverflowError):
         return _refuse(request.path, 400, "数值过大，超出了可保存的范围")
+    # A format no renderer has (.CSV in capitals, .tsv): core asserts, after running the query.
+    fmt = request.url_vars.get("format")
+    if fmt and fmt != "csv" and fmt not in datasette.renderers:
+        known = "、".join(f".{f}" for f in sorted({"csv", *datasette.renderers}))
+        return _refuse(request.path, 404, f"不支持的格式「.{fmt}」：可用的格式有 {known}（扩展名须小写）")
+    # SQL that the request's parameters composed (a facet or sort on a column the table or
+    # query does not have): SQLite refuses it after the permission checks ran.
+    if isinstance(exception, sqlite3.Error) and request.method in ("GET", "HEAD"):
+        return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
     # A form body that is not UTF-8: core's post_vars() decodes it without asking.
     if isinstance(exception, UnicodeDecodeError):
         return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")

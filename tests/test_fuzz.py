@@ -16,7 +16,7 @@ import pytest_asyncio
 from taizhang import demo
 from taizhang.app import make_datasette
 from taizhang.datadir import DataDir, init
-from tests.conftest import TODAY
+from tests.conftest import TODAY, actor
 from tests.test_sweep import CA, CANARY, PASSWORD, ROUTES, _seed
 
 pytestmark = pytest.mark.fast
@@ -29,6 +29,8 @@ VALUES = [
     q("[1,"), "no_such_column", q("id); drop table partners; --"), q("' or 1=1 --"), "x" * 10_000, q("中文"),
     "1.5",
 ]
+# The nastiest of them, for every page of the sweep.
+ROUTE_VALUES = ["", VALUES[1], VALUES[4], VALUES[5], VALUES[8], VALUES[13]]
 # Core's query parameters (Datasette 1.0a41: views/table.py, views/row.py, views/database.py,
 # facets.py, filters.py, renderer.py).
 CORE_PARAMS = [
@@ -45,10 +47,14 @@ PLUGIN_PARAMS = ["q", "id", "next", "lang", "table", "actor", "operation", "sinc
 PARAMS = CORE_PARAMS + PLUGIN_PARAMS
 FORMATS = ["", ".json", ".csv", ".CSV", ".Json", ".xlsx", ".XLSX", ".tsv", ".nosuchformat"]
 
-# The views that read core's query parameters: every parameter × every value, in two formats.
-VIEWS = ["/ops/partners", "/ops/meeting_actions", "/ops/customers", f"/hr/{CA}", "/ops/partners/1",
-         f"/hr/{CA}/1", "/ops/overdue_meeting_actions", "/hr/expiring_confidentiality_agreements", "/ops",
-         "/ops/-/query"]
+# The views that read core's query parameters, two kinds: a table or row (filters, facets,
+# sort, labels, the confidential register among them) and a query (stored, or SQL in the URL).
+TABLE_VIEWS = ["/ops/meeting_actions", f"/hr/{CA}", "/ops/customers", "/ops/partners/1", f"/hr/{CA}/1"]
+QUERY_VIEWS = ["/ops/-/query?sql=select+*+from+meeting_actions", "/hr/expiring_confidentiality_agreements",
+               "/ops/overdue_meeting_actions", f"/hr/-/query?sql=select+*+from+{CA}"]
+VIEWS = [*TABLE_VIEWS, *QUERY_VIEWS, "/ops", "/hr"]
+# Each parameter × value goes to one view of each kind, in turn, and in one format in turn.
+ROTATED_FORMATS = ["", ".json", ".csv", ".json"]
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+")
 
 
@@ -90,24 +96,28 @@ async def _failures(ds, credentials, privileged: bool, urls) -> list[str]:
     return failures
 
 
+def _with(view: str, fmt: str, query: str) -> str:
+    path, _, fixed = view.partition("?")
+    return f"{path}{fmt}?" + "&".join(filter(None, [fixed, query]))
+
+
 def _view_urls() -> list[str]:
     urls = []
-    for view in VIEWS:
-        for i, (param, value) in enumerate((p, v) for p in PARAMS for v in VALUES):
-            suffix = ".json" if i % 2 else ""   # alternate, so each format sees every parameter
-            urls.append(f"{view}{suffix}?{param}={value}")
+    for i, (param, value) in enumerate((p, v) for p in PARAMS for v in VALUES):
+        fmt = ROTATED_FORMATS[i % len(ROTATED_FORMATS)]
+        for views in (TABLE_VIEWS, QUERY_VIEWS):
+            urls.append(_with(views[(i + i // len(views)) % len(views)], fmt, f"{param}={value}"))
     return urls
 
 
 def _format_urls() -> list[str]:
-    return [f"{path}{fmt}" for path in VIEWS for fmt in FORMATS] + [
-        f"{path}{fmt}?_size=1&_labels=on" for path in VIEWS for fmt in FORMATS]
+    return [_with(view, fmt, query) for view in VIEWS for fmt in FORMATS for query in ("", "_size=1&_labels=on")]
 
 
 def _route_urls() -> list[str]:
     """Every sweep page with every parameter at once set to each value (a page reads its own)."""
     # (the 10k value cut to 900 characters: 64 of them would pass httpx's limit on a URL's length)
-    return [f"{path}?" + "&".join(f"{p}={value[:900]}" for p in PARAMS) for path in _sweep_paths() for value in VALUES]
+    return [f"{path}?" + "&".join(f"{p}={value[:900]}" for p in PARAMS) for path in _sweep_paths() for value in ROUTE_VALUES]
 
 
 ACTORS = {"admin": True, "manager": False, "anonymous": False}
@@ -116,8 +126,89 @@ ACTORS = {"admin": True, "manager": False, "anonymous": False}
 @pytest.mark.asyncio
 @pytest.mark.parametrize("actor_name", list(ACTORS))
 @pytest.mark.parametrize("kind", ["views", "formats", "routes"])
-async def test_fuzz(fuzz, actor_name, kind):
+async def test_parameter_fuzz(fuzz, actor_name, kind):
     ds, actors = fuzz
     urls = {"views": _view_urls, "formats": _format_urls, "routes": _route_urls}[kind]()
     failures = await _failures(ds, actors[actor_name], ACTORS[actor_name], urls)
     assert not failures, f"{len(failures)} of {len(urls)}:\n" + "\n".join(failures[:60])
+
+
+# What the fuzz found, each pinned with its answer.
+ADMIN = actor("admin")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["/ops/partners.CSV", "/ops/partners.Json?_size=1", "/ops/-/query.tsv?sql=select+1",
+                                 "/ops/overdue_meeting_actions.XLSX", "/ops.nosuchformat"])
+async def test_an_unknown_format_is_refused_in_chinese(demo_ds, url):
+    response = await demo_ds.client.get(url, actor=ADMIN)
+    assert response.status_code == 404
+    fmt = url.split("?")[0].rsplit(".", 1)[1]
+    assert f"不支持的格式「.{fmt}」" in response.text and ".csv" in response.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url,named", [
+    ('/ops/partners.json?_through={"table":', "_through"),
+    ("/ops/partners.json?_through=1.5", "_through"),
+    ('/ops/partners.json?_through={"table":1,"column":"x","value":1}', "_through"),
+    ("/ops/partners.json?_timelimit=abc", "_timelimit"),
+    ("/ops/overdue_meeting_actions.json?_timelimit=²", "_timelimit"),
+    ("/hr/expiring_confidentiality_agreements?_ttl=²", "_ttl"),
+    ("/ops/partners.json?_facet=%7B", "_facet"),
+    ("/ops/partners.json?_facet_array=%7Bx", "_facet_array"),
+    ("/ops/partners.json?name__in=[1,", "name__in"),
+    ("/ops/partners.json?_where=%00", "_where"),
+    ("/-/allow-debug?actor=1", "actor"),
+    ("/-/auth-token?token=中文", "token"),
+])
+async def test_a_malformed_parameter_is_refused_naming_it(demo_ds, url, named):
+    response = await demo_ds.client.get(url, actor=ADMIN)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"] if url.split("?")[0].endswith(".json") else response.text
+    assert named in message
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["/ops/partners.json?_facet_array=no_such_column", "/ops/partners?_facet=no_such_column",
+                                 "/ops/partners.json?_facet_date=abc"])
+async def test_a_facet_on_a_column_that_is_not_there_is_a_400(demo_ds, url):
+    response = await demo_ds.client.get(url, actor=ADMIN)
+    assert response.status_code == 400
+    assert "请检查 _facet" in (response.json()["error"] if ".json" in url else response.text)
+
+
+@pytest.mark.asyncio
+async def test_the_shape_checks_come_before_nothing_is_told_about_a_table(demo_ds):
+    """A bad column name is answered only after the permission check: a viewer learns nothing of hr."""
+    viewer = actor("viewer")
+    for column in ("party_name", "no_such_column"):
+        response = await demo_ds.client.get(f"/hr/{CA}.json?_facet={column}", actor=viewer)
+        assert response.status_code == 403
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("value", ["abc", "²", "99999999999999999999999", "-1", "1.5"])
+async def test_a_reference_that_is_no_row_id_is_a_field_error_in_the_form(demo_ds, value):
+    response = await demo_ds.client.post(
+        "/-/form/ops/meeting_actions", data={"meeting_id": value, "item": "交预算"}, actor=ADMIN)
+    assert response.status_code == 200
+    assert f"「{value}」不是会议纪要的记录编号" in response.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("value", ["abc", "²", "99999999999999999999999", "", "0"])
+async def test_linked_add_with_a_parent_id_that_is_no_row_id(demo_ds, value):
+    before = (await demo_ds.client.get("/ops/meeting_actions.json?_extra=count", actor=ADMIN)).json()["count"]
+    response = await demo_ds.client.post(
+        "/-/linked/ops/meetings/meeting_actions/add", data={"parent_id": value, "item": "交预算"}, actor=ADMIN)
+    assert response.status_code == 302 and response.headers["location"] == "/ops/meetings"
+    assert (await demo_ds.client.get("/ops/meeting_actions.json?_extra=count", actor=ADMIN)).json()["count"] == before
+
+
+@pytest.mark.asyncio
+async def test_a_grid_change_with_a_superscript_id(demo_ds):
+    response = await demo_ds.client.post(
+        "/-/cells/ops/partners", json={"changes": [{"id": "²", "column": "notes", "value": "x"}]}, actor=ADMIN)
+    assert response.status_code == 400
+    assert "记录 id 应为正整数，收到「²」" in response.json()["message"]
