@@ -30,7 +30,7 @@ VALUES = [
     "1.5",
 ]
 # The nastiest of them, for every page of the sweep.
-ROUTE_VALUES = ["", VALUES[1], VALUES[4], VALUES[5], VALUES[8], VALUES[13]]
+ROUTE_VALUES = ["", VALUES[1], VALUES[5], VALUES[13]]
 # Core's query parameters (Datasette 1.0a41: views/table.py, views/row.py, views/database.py,
 # facets.py, filters.py, renderer.py).
 CORE_PARAMS = [
@@ -101,11 +101,11 @@ def _with(view: str, fmt: str, query: str) -> str:
     return f"{path}{fmt}?" + "&".join(filter(None, [fixed, query]))
 
 
-def _view_urls() -> list[str]:
+def _view_urls(kinds=(TABLE_VIEWS, QUERY_VIEWS)) -> list[str]:
     urls = []
     for i, (param, value) in enumerate((p, v) for p in PARAMS for v in VALUES):
         fmt = ROTATED_FORMATS[i % len(ROTATED_FORMATS)]
-        for views in (TABLE_VIEWS, QUERY_VIEWS):
+        for views in kinds:
             urls.append(_with(views[(i + i // len(views)) % len(views)], fmt, f"{param}={value}"))
     return urls
 
@@ -117,19 +117,31 @@ def _format_urls() -> list[str]:
 def _route_urls() -> list[str]:
     """Every sweep page with every parameter at once set to each value (a page reads its own)."""
     # (the 10k value cut to 900 characters: 64 of them would pass httpx's limit on a URL's length)
-    return [f"{path}?" + "&".join(f"{p}={value[:900]}" for p in PARAMS) for path in _sweep_paths() for value in ROUTE_VALUES]
+    # (without the parameters plugins/query_params.py refuses by shape whatever the page: they
+    # would stop every request before the page runs; the views above get them one at a time)
+    params = [p for p in PARAMS if p not in ("_through", "_timelimit", "_ttl")]
+    return [f"{path}?" + "&".join(f"{p}={value[:900]}" for p in params) for path in _sweep_paths() for value in ROUTE_VALUES]
 
 
-ACTORS = {"admin": True, "manager": False, "anonymous": False}
+PRIVILEGED = {"admin": True, "manager": False, "anonymous": False}
+# Which actor meets which list (the time it takes runs in every CI run): the admin everything;
+# the manager the table and row pages, where a confidential row could slip out; anonymous the
+# pages of the sweep, where the refusal has to come before anything can fail.
+CASES = {
+    ("views", "admin"): _view_urls,
+    ("table-views", "manager"): lambda: _view_urls((TABLE_VIEWS,)),
+    ("routes", "admin"): _route_urls,
+    ("routes", "anonymous"): _route_urls,
+    **{("formats", name): _format_urls for name in PRIVILEGED},
+}
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("actor_name", list(ACTORS))
-@pytest.mark.parametrize("kind", ["views", "formats", "routes"])
-async def test_parameter_fuzz(fuzz, actor_name, kind):
+@pytest.mark.parametrize("kind,actor_name", list(CASES))
+async def test_parameter_fuzz(fuzz, kind, actor_name):
     ds, actors = fuzz
-    urls = {"views": _view_urls, "formats": _format_urls, "routes": _route_urls}[kind]()
-    failures = await _failures(ds, actors[actor_name], ACTORS[actor_name], urls)
+    urls = CASES[kind, actor_name]()
+    failures = await _failures(ds, actors[actor_name], PRIVILEGED[actor_name], urls)
     assert not failures, f"{len(failures)} of {len(urls)}:\n" + "\n".join(failures[:60])
 
 
