@@ -1,5 +1,6 @@
-"""Routes core serves that staff do not need: introspection pages for admins only, and
-methods a route does not take refused with 405 before core fails on them with a 500."""
+"""Routes core serves that staff do not need: introspection pages (the schema at every level
+among them) for admins only, methods a route does not take refused with 405 before core fails
+on them with a 500, and core's other 500s for bad input answered as the asker's mistake."""
 
 import re
 import sqlite3
@@ -50,8 +51,9 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    """Core raises DatasetteError with status 500 for bad requests (an invalid _through, for
-    one): they are the asker's to fix, so they answer 400 with the same message."""
+    """Core fails with a 500 on some bad requests (a DatasetteError left at 500, an unknown
+    format, SQL a facet composed, a number too big): they are the asker's to fix, so they answer
+    400 (404 for a format) in Chinese. Told apart by exception type and route, never by text."""
     if isinstance(exception, DatasetteError) and exception.status == 500:
         return _refuse(request.path, 400, exception.message)
     # An integer SQLite cannot hold (a row id of 30 digits in a URL) fails before any query runs.
@@ -69,4 +71,7 @@ def handle_exception(datasette, request, exception):
     # A form body that is not UTF-8: core's post_vars() decodes it without asking.
     if isinstance(exception, UnicodeDecodeError):
         return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")
+    # Core's token form checks the duration with str.isdigit(), which "²" passes, then int() fails.
+    if isinstance(exception, ValueError) and request.path == "/-/create-token":
+        return _refuse(request.path, 400, "有效期应为正整数（阿拉伯数字），请重新填写")
     return None

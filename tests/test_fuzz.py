@@ -224,3 +224,11 @@ async def test_a_grid_change_with_a_superscript_id(demo_ds):
         "/-/cells/ops/partners", json={"changes": [{"id": "²", "column": "notes", "value": "x"}]}, actor=ADMIN)
     assert response.status_code == 400
     assert "记录 id 应为正整数，收到「²」" in response.json()["message"]
+
+
+@pytest.mark.asyncio
+async def test_a_token_duration_in_superscript_digits(demo_ds):
+    response = await demo_ds.client.post(
+        "/-/create-token", data={"expire_type": "minutes", "expire_duration": "²"}, actor=ADMIN)
+    assert response.status_code == 400
+    assert "有效期应为正整数" in response.text
