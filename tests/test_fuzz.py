@@ -22,15 +22,15 @@ from tests.test_sweep import CA, CANARY, PASSWORD, ROUTES, _seed
 pytestmark = pytest.mark.fast
 
 # Values as they go into the query string: already percent-encoded, so that bytes that are not
-# UTF-8 (a lone surrogate's encoding, a bare %FF) and a null byte reach the app as sent.
+# UTF-8 (a lone surrogate's encoding) and a null byte reach the app as sent.
 q = urllib.parse.quote
+LONG = "x" * 10_000
 VALUES = [
-    "", q("99999999999999999999999999"), "-1", "abc", q("²"), "%ED%A0%80", "%FF", "%00", q("{\"table\":"),
-    q("[1,"), "no_such_column", q("id); drop table partners; --"), q("' or 1=1 --"), "x" * 10_000, q("中文"),
-    "1.5",
+    "", q("99999999999999999999999999"), "-1", "1.5", q("²"), "%ED%A0%80", "%00", q("{\"table\":"), q("[1,"),
+    "no_such_column", q("id); drop table partners; --"), q("' or 1=1 --"), LONG, q("中文"),
 ]
 # The nastiest of them, for every page of the sweep.
-ROUTE_VALUES = ["", VALUES[1], VALUES[5], VALUES[13]]
+ROUTE_VALUES = ["", q("99999999999999999999999999"), "%ED%A0%80", LONG]
 # Core's query parameters (Datasette 1.0a41: views/table.py, views/row.py, views/database.py,
 # facets.py, filters.py, renderer.py).
 CORE_PARAMS = [
