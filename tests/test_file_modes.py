@@ -37,7 +37,7 @@ def _open_to_others(folder) -> list[str]:
 def test_init_creates_private_files(tmp_path, lax_umask):
     data_dir = DataDir.resolve(tmp_path / "data")
     init(data_dir)
-    assert sorted(p.name for p in data_dir.path.iterdir()) >= ["hr.db", "ops.db", "secret", "users.db"]
+    assert {"hr.db", "ops.db", "secret", "users.db"} <= {p.name for p in data_dir.path.iterdir()}
     assert _open_to_others(data_dir.path) == []
 
 
