@@ -43,6 +43,10 @@ def track_event(datasette, event):
 # Which door a write came through, by the path that asked for it.
 SQL_PATH = re.compile(r"/-/execute-write$")
 RESTORE_PATH = re.compile(r"^/-/history/.*/restore$")
+# Core's JSON write API (/<db>/-/create, /<db>/<table>/-/insert, /<db>/<table>/<pk>/-/update …):
+# `api` by the route, whatever authenticated it — a script holding a session cookie, and core's
+# edit dialog, which posts to these same routes, included; the credential does not choose the door.
+API_PATH = re.compile(r"^/[^/]+(/[^/]+){0,2}/-/(create|insert|upsert|update|delete|alter|drop|set-column-type)$")
 
 
 def who(datasette, database: str, request) -> audit.Who:
@@ -54,7 +58,7 @@ def who(datasette, database: str, request) -> audit.Who:
         source = "restore"
     elif SQL_PATH.search(path) or "/-/" not in path:  # /-/execute-write, or a writable stored query
         source = "sql"
-    elif request.headers.get("authorization", "").startswith("Bearer "):
+    elif API_PATH.match(path) or request.headers.get("authorization", "").startswith("Bearer "):
         source = "api"
     else:
         source = "ui"

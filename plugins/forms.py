@@ -21,6 +21,7 @@ from taizhang import choices
 from taizhang.client_rules import register_rules
 from taizhang.conflicts import conflict
 from taizhang.i18n import localise
+from taizhang import ids
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import check_columns, quote
 from taizhang.web import definition, language_of, may
@@ -99,8 +100,12 @@ async def form(request, datasette):
         post = await request.post_vars()
         for col in reg.columns.values():
             raw = post.get(col.name, "")
-            if col.type == "fk":
-                values[col.name] = int(raw) if raw.isdigit() else None
+            if col.type == "fk":   # the select (or the picker) posts the target row's id
+                values[col.name] = ids.row_id(raw) if raw else None
+                if raw and values[col.name] is None:
+                    label = definition().registers[col.references].label
+                    errors[col.name] = f"「{raw[:40]}」不是{label}的记录编号，请从列表中选择"
+                    values[col.name] = raw
                 continue
             try:   # the same reading of typed values as the import (2024/3/5, 是/否, ¥1,200 …)
                 values[col.name] = parse_cell(col, raw)

@@ -175,6 +175,13 @@ async def preview(request, datasette):
                     ignore.append(header)
                 elif value:
                     mapping[header] = value
+        # The select offers the register's fields (column.part for a reference part, as --map);
+        # anything else would stop every later preview of this upload, so it is not kept.
+        bad = next(((h, v) for h, v in mapping.items() if v.partition(".")[0] not in reg.columns), None)
+        if bad:
+            datasette.add_message(
+                request, f"“{bad[0][:40]}”列不能对应到「{bad[1][:40]}」：{reg.label}没有这个字段，请从列表中选择", datasette.ERROR)
+            return Response.redirect(request.path)
         meta.update(mapping=mapping, ignore=ignore)
         meta_path.write_text(json.dumps(meta, ensure_ascii=False))
         return Response.redirect(request.path)

@@ -7,6 +7,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, Response
 
 from taizhang import clock
+from taizhang import ids
 from taizhang.schema import quote
 from taizhang.web import definition, may
 
@@ -133,7 +134,11 @@ async def add_linked(request, datasette):
     if not await _may(datasette, request.actor, "insert-row", reg):
         raise Forbidden("没有添加此类记录的权限")
     post = await request.post_vars()
-    parent_id = int(post.get("parent_id") or 0)
+    parent_id = ids.row_id(post.get("parent_id"))
+    if parent_id is None:   # the page posts its row's id; anything else was not sent by it
+        datasette.add_message(request, f"未能添加：「{(post.get('parent_id') or '')[:40]}」不是{regs[parent].label}的记录编号",
+                              datasette.ERROR)
+        return Response.redirect(datasette.urls.table(database, parent))
     via = next(c.name for c in reg.foreign_keys if c.references == parent)
     row = {via: parent_id, **{k: (v or None) for k, v in post.items() if k in reg.columns and k != via}}
     back = datasette.urls.row(database, parent, str(parent_id))

@@ -1,7 +1,9 @@
-"""Routes core serves that staff do not need: introspection pages for admins only, and
-methods a route does not take refused with 405 before core fails on them with a 500."""
+"""Routes core serves that staff do not need: introspection pages (the schema at every level
+among them) for admins only, methods a route does not take refused with 405 before core fails
+on them with a 500, and core's other 500s for bad input answered as the asker's mistake."""
 
 import re
+import sqlite3
 
 from datasette import hookimpl
 from datasette.views.base import DatasetteError
@@ -15,6 +17,8 @@ ADMIN_ONLY = re.compile(
     r"^/-/(versions|plugins|settings|config|threads|tasks|databases|actions|permissions|rules"
     r"|allow-debug|patterns|debug/.*|api|schema|queries|create-token|messages)(\.\w+)?$"
     r"|^/[^/]+/-/queries(\.json)?$"
+    # The schema of one database or one table: the same map, one level down.
+    r"|^/[^/]+(/[^/]+)?/-/schema(\.\w+)?$"
 )
 # Read-only routes: core answers a POST to them with a 500 (1.0a41).
 GET_ONLY = re.compile(r"^/[^/]+/-/query(\.\w+)?$")
@@ -47,14 +51,27 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    """Core raises DatasetteError with status 500 for bad requests (an invalid _through, for
-    one): they are the asker's to fix, so they answer 400 with the same message."""
+    """Core fails with a 500 on some bad requests (a DatasetteError left at 500, an unknown
+    format, SQL a facet composed, a number too big): they are the asker's to fix, so they answer
+    400 (404 for a format) in Chinese. Told apart by exception type and route, never by text."""
     if isinstance(exception, DatasetteError) and exception.status == 500:
         return _refuse(request.path, 400, exception.message)
     # An integer SQLite cannot hold (a row id of 30 digits in a URL) fails before any query runs.
     if isinstance(exception, OverflowError):
         return _refuse(request.path, 400, "数值过大，超出了可保存的范围")
+    # A format no renderer has (.CSV in capitals, .tsv): core asserts, after running the query.
+    fmt = request.url_vars.get("format")
+    if fmt and fmt != "csv" and fmt not in datasette.renderers:
+        known = "、".join(f".{f}" for f in sorted({"csv", *datasette.renderers}))
+        return _refuse(request.path, 404, f"不支持的格式「.{fmt}」：可用的格式有 {known}（扩展名须小写）")
+    # SQL that the request's parameters composed (a facet or sort on a column the table or
+    # query does not have): SQLite refuses it after the permission checks ran.
+    if isinstance(exception, sqlite3.Error) and request.method in ("GET", "HEAD"):
+        return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
     # A form body that is not UTF-8: core's post_vars() decodes it without asking.
     if isinstance(exception, UnicodeDecodeError):
         return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")
+    # Core's token form checks the duration with str.isdigit(), which "²" passes, then int() fails.
+    if isinstance(exception, ValueError) and request.path == "/-/create-token":
+        return _refuse(request.path, 400, "有效期应为正整数（阿拉伯数字），请重新填写")
     return None

@@ -101,6 +101,7 @@ def serve(data_dir, host, port, forwarded_allow_ips, replicate):
     from datasette.cli import check_databases
 
     from taizhang.app import make_datasette
+    from taizhang.slow_clients import HeaderTimeoutProtocol
 
     _require_initialised(data_dir)
     ds = make_datasette(data_dir)
@@ -122,6 +123,7 @@ def serve(data_dir, host, port, forwarded_allow_ips, replicate):
             lifespan="on",
             proxy_headers=bool(forwarded_allow_ips),
             forwarded_allow_ips=forwarded_allow_ips,
+            http=HeaderTimeoutProtocol,   # a client gets 10 s to send a request's head
         )
         click.echo(f"taizhang: http://{host}:{port}/  (data dir {data_dir.path})")
         watcher = asyncio.create_task(watch_replication()) if replicator else None

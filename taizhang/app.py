@@ -16,6 +16,7 @@ def read_yaml(name: str) -> dict:
 
 def make_datasette(data_dir: DataDir, settings: dict | None = None) -> Datasette:
     definition = load()
+    data_dir.make_private()   # before the server creates -wal/-shm, uploads, internal.db
     config = read_yaml("datasette.yml")
     if settings:
         config["settings"] = {**config.get("settings", {}), **settings}

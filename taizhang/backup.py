@@ -26,7 +26,7 @@ from dataclasses import asdict
 from cryptography.fernet import Fernet, InvalidToken
 
 from taizhang import audit, audit_head
-from taizhang.datadir import DataDir
+from taizhang.datadir import DataDir, make_private
 from taizhang.registers import Definition, load
 
 PREFIX = "taizhang-"
@@ -124,6 +124,7 @@ def backup(
     """Back the data dir up into a new folder of `dest`; returns it. With `record` (all but the
     safety copy a restore takes) the success is written to LAST_BACKUP."""
     definition = definition or load()
+    data_dir.make_private()
     fernet = _fernet() if encrypt else None
     confidential = _confidential_files(data_dir, definition)
     dest = dest or data_dir.path / "backups"
@@ -156,6 +157,7 @@ def backup(
         )
         # A backup folder appears only once complete, so rotation never counts a half copy.
         partial.rename(folder)
+        make_private(folder)   # in a --dest outside the data dir too
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

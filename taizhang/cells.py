@@ -12,6 +12,7 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
+from taizhang import ids
 from taizhang.conflicts import conflict
 from taizhang.importer.checking import Lookup
 from taizhang.importer.values import CellError, parse_cell
@@ -60,8 +61,8 @@ def read_changes(body, reg: Register) -> list[Change]:
             errors.append(_error(None, None, "每项修改应为对象：{id, column, value, version}"))
             continue
         row_id, column, value, version = item.get("id"), item.get("column"), item.get("value"), item.get("version")
-        if isinstance(row_id, str) and row_id.isdigit():
-            row_id = int(row_id)
+        if isinstance(row_id, str) and ids.row_id(row_id):   # "12" from a text cell; not "²"
+            row_id = ids.row_id(row_id)
         if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id < 2**63:
             errors.append(_error(None, column if isinstance(column, str) else None, f"记录 id 应为正整数，收到「{row_id}」"))
         elif column not in allowed:

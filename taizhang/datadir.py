@@ -67,6 +67,31 @@ class DataDir:
     def connect(self, name: str) -> sqlite3.Connection:
         return connect(self.database(name))
 
+    def make_private(self) -> None:
+        """The data dir holds the confidential register, the logins and the signing key: only
+        the service account may read any of it. A umask makes what this process creates from
+        now on private (the databases' -wal/-shm, uploads, backups); what exists is fixed."""
+        private_umask()
+        if self.path.exists():
+            make_private(self.path)
+
+
+def private_umask() -> None:
+    """Files this process creates are 0600, folders 0700 — whatever umask the shell had."""
+    os.umask(0o077)
+
+
+def make_private(folder: pathlib.Path) -> None:
+    """Bring a folder and everything under it to 0700 (folders) / 0600 (files)."""
+    os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
 
 @contextlib.contextmanager
 def write_transactions(data_dir: "DataDir", names):
@@ -109,7 +134,9 @@ def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, l
     """Create or upgrade every database of the data dir; idempotent. Returns, per database,
     the migrations applied and derived objects rebuilt (empty lists on a second run)."""
     definition = definition or load()
+    private_umask()
     data_dir.path.mkdir(parents=True, exist_ok=True)
+    data_dir.make_private()
     migrations = _migrations()
     report = {}
     key = audit.key_from_secret(data_dir.secret())

@@ -48,9 +48,10 @@ async def test_json_api_insert_update_delete(ads, empty_data_dir):
     assert r.status_code == 200
     log = _log(empty_data_dir)[start:]
     assert [(e["operation"], e["actor"], e["role"], e["source"], e["table_name"], e["row_id"]) for e in log] == [
-        ("insert", "test-editor", "editor", "ui", "partners", 2),
-        ("update", "test-editor", "editor", "ui", "partners", 2),
-        ("delete", "test-manager", "manager", "ui", "partners", 2),
+        # the JSON API, though a session (here core's signed actor cookie) authenticated it
+        ("insert", "test-editor", "editor", "api", "partners", 2),
+        ("update", "test-editor", "editor", "api", "partners", 2),
+        ("delete", "test-manager", "manager", "api", "partners", 2),
     ]
     assert json.loads(log[0]["after"])["name"] == "乙" and log[0]["before"] is None
     assert (json.loads(log[1]["before"])["category"], json.loads(log[1]["after"])["category"]) == ("媒体", "物流")
@@ -58,6 +59,56 @@ async def test_json_api_insert_update_delete(ads, empty_data_dir):
     assert all(e["request_path"].startswith("/ops/partners") for e in log)
     sealed = sqlite3.connect(empty_data_dir.database("ops")).execute("SELECT max(last_log_id) FROM _audit_seal").fetchone()[0]
     assert sealed == log[-1]["id"]
+
+
+@pytest.mark.asyncio
+async def test_every_json_write_route_is_audited_as_api_whatever_authenticates_it(ads, empty_data_dir):
+    """A session cookie, a token or core's actor cookie: the JSON write API is the door, so the
+    source is `api` (core's edit dialog, which uses these routes, included)."""
+    store = empty_data_dir.users()
+    store.add("wang", "Audit-pass-12", "admin")
+    session = {"cookies": {"tz_session": store.start_session("wang")}}
+    token = {"headers": {"Authorization": f"Bearer {await ads.create_token('wang', expires_after=600)}"}}
+    for n, credentials in enumerate((session, token, {"actor": actor("admin")})):
+        start = len(_log(empty_data_dir))
+        r = await ads.client.post("/ops/departments/-/insert", json={"row": {"name": f"丙{n}"}}, **credentials)
+        row_id = r.json()["rows"][0]["id"]
+        r = await ads.client.post("/ops/departments/-/upsert", json={"rows": [{"id": row_id, "name": f"丙{n}", "notes": "u"}]}, **credentials)
+        assert r.status_code == 200, r.text
+        r = await ads.client.post(f"/ops/departments/{row_id}/-/update", json={"update": {"notes": "v"}}, **credentials)
+        assert r.status_code == 200, r.text
+        r = await ads.client.post(f"/ops/departments/{row_id}/-/delete", **credentials)
+        assert r.status_code == 200, r.text
+        log = _log(empty_data_dir)[start:]
+        assert [(e["operation"], e["source"]) for e in log] == [
+            ("insert", "api"), ("update", "api"), ("update", "api"), ("delete", "api")], credentials
+
+
+@pytest.mark.parametrize("path", [
+    "/ops/-/create", "/ops/departments/-/insert", "/ops/departments/-/upsert", "/ops/departments/-/alter",
+    "/ops/departments/-/drop", "/ops/departments/-/set-column-type", "/ops/departments/3/-/update", "/ops/departments/3/-/delete",
+    "/ops/departments~2Ex/a~2Cb/-/update",
+])
+def test_the_json_write_routes_are_the_api_door(path):
+    from datasette.utils.asgi import Request
+
+    from plugins.audit import who
+
+    assert who(None, "ops", Request.fake(path, method="POST")).source == "api"
+
+
+def test_the_other_doors_keep_their_source():
+    from datasette.utils.asgi import Request
+
+    from plugins.audit import who
+
+    sources = {path: who(None, "ops", Request.fake(path, method="POST")).source for path in (
+        "/ops/-/execute-write", "/ops/finish_action", "/-/history/ops/partners/3/restore", "/-/form/ops/partners/3",
+        "/-/cells/ops/partners", "/-/linked/ops/meetings/meeting_actions/add")}
+    assert sources == {
+        "/ops/-/execute-write": "sql", "/ops/finish_action": "sql", "/-/history/ops/partners/3/restore": "restore",
+        "/-/form/ops/partners/3": "ui", "/-/cells/ops/partners": "ui", "/-/linked/ops/meetings/meeting_actions/add": "ui",
+    }
 
 
 @pytest.mark.asyncio

@@ -104,3 +104,17 @@ async def test_a_hostile_file_gets_a_sentence(empty_ds):
     preview = await empty_ds.client.get(url, actor=actor("editor"))
     assert preview.status_code == 200 and "CSV" in preview.text
     assert re.search(r"message-error", preview.text)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("value", ["no_such_column", "id", "", "x" * 5000, "\x00", "confidentiality_agreements"])
+async def test_a_mapping_to_no_column_is_refused_in_the_preview(empty_ds, value):
+    editor = actor("editor")
+    content = _xlsx([["合作伙伴名称", "类别", "微信"], ["甲公司", "媒体", "jia"]])
+    preview_url = await _upload(empty_ds, content, editor)
+    response = await empty_ds.client.post(preview_url, data={"map:微信": value or "."}, actor=editor)
+    assert response.status_code == 302
+    messages = {"ds_messages": response.cookies["ds_messages"]}   # the browser would send it back
+    preview = await empty_ds.client.get(preview_url, actor=editor, cookies=messages)
+    assert preview.status_code == 200
+    assert "没有这个字段，请从列表中选择" in preview.text and "无法对应" in preview.text   # still to map

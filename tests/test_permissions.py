@@ -166,3 +166,14 @@ async def test_anonymous_api_gets_403(demo_ds, path):
 async def test_a_role_without_a_known_role_sees_nothing(demo_ds):
     response = await demo_ds.client.get("/ops/partners.json", actor={"id": "someone"})
     assert response.status_code == 403
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/-/schema.json", "/ops/-/schema", "/ops/-/schema.json", "/ops/-/schema.md",
+                                  "/ops/partners/-/schema", "/ops/partners/-/schema.json", "/ops/partners/-/schema.md"])
+async def test_schema_pages_are_admin_only_at_every_level(demo_ds, path):
+    """The database's and a table's schema page follow the instance one: a map for admins only,
+    even for a reader of every table in it."""
+    for role in ("manager", "viewer"):
+        assert (await demo_ds.client.get(path, actor=actor(role))).status_code == 403, role
+    assert (await demo_ds.client.get(path, actor=actor("admin"))).status_code == 200

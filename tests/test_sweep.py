@@ -144,6 +144,7 @@ ADMIN_ONLY = {
     "/-/tasks.json", "/-/databases.json", "/-/actions.json", "/-/permissions", "/-/rules.json?action=view-table",
     "/-/allow-debug", "/-/patterns", "/-/debug/autocomplete", "/-/api", "/-/schema.json", "/-/schema.md",
     "/-/users", "/-/create-token", "/-/queries.json", "/-/messages",
+    "/hr/-/schema.json", "/hr/-/schema.md", f"/hr/{CA}/-/schema.json",
 }
 # Pages that answer anyone about what *they* may do: 200 is fine, content is checked below.
 SELF_SERVICE = {"/-/jump.json", "/-/allowed.json", "/-/check.json", "/-/history", "/hr/-/queries.json"}
