@@ -169,7 +169,7 @@ class Catalogue:
             return self.columns[table][word]
         return self.tables.get(word) or self.databases.get(word) or self.all_columns.get(word)
 
-    @functools.lru_cache(maxsize=20000)
+    @functools.lru_cache(maxsize=20000)  # noqa: B019 - one catalogue per language, kept for the process
     def text(self, normalised: str, table: str | None) -> str | None:
         """A whitespace-normalised text -> its translation, or None to keep it as it is."""
         found = self._lookup(normalised, table)
@@ -208,7 +208,7 @@ class Catalogue:
             return None
         return (", " if self.lang == "en" else "、").join(labels)
 
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one catalogue per language, kept for the process
     def script(self, table: str | None) -> str:
         """The page's catalogue for static/i18n.js (the contract in db/translations_js.yml);
         the same for every page of a table in a language, so built once."""

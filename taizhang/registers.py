@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from taizhang.chinese import spellings, to_simplified, to_traditional
+from taizhang.chinese import spellings, to_traditional
 
 DEFINITION_PATH = pathlib.Path(__file__).resolve().parent.parent / "db" / "registers.yml"
 

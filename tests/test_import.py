@@ -28,7 +28,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from scripts.cli import cli
 from taizhang.datadir import REPO, DataDir, init
-from taizhang.importer import engine, reading, writing
+from taizhang.importer import reading, writing
 from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportStopped, import_files
 from taizhang.importer.report import write_report
@@ -1215,7 +1215,7 @@ async def test_an_import_during_api_edits_loses_neither(empty_ds, empty_data_dir
     assert run.written and run.counts["partners"]["inserted"] == n
     assert any(sent < held["to"] and answered > held["from"] for _, (sent, answered), _ in responses), \
         "no edit came while the import held the lock"
-    for note, _, r in responses:   # waited for the lock, or refused with a sentence — never a 500
+    for _note, _, r in responses:   # waited for the lock, or refused with a sentence — never a 500
         assert r.status_code == 200 or (400 <= r.status_code < 500 and re.search(r"[\u4e00-\u9fff]", r.text)), \
             (r.status_code, r.text)
     accepted = [note for note, _, r in responses if r.status_code == 200]

@@ -61,7 +61,7 @@ def undo(data_dir: DataDir, batch_id: str, actor: str | None = None, definition:
     with write_transactions(data_dir, definition.databases) as conns, audit.refusals_explained(conns.values(), UndoRefused):
         guards = kept_keys.guards(conns, data_dir, definition)
         found = False
-        for name, conn in conns.items():
+        for conn in conns.values():
             ensure_batches(conn)
             status = conn.execute(f"SELECT status FROM {BATCHES} WHERE id = ?", [batch_id]).fetchone()
             if status is None:

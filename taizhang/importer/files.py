@@ -305,7 +305,7 @@ def _fill_merged_stream(rows: Iterable[list[object]], ranges) -> Iterator[list[o
                 active.append((r2, c1, c2, row[c1]))
         if active:
             if not _is_blank(row):
-                for r2, c1, c2, value in active:
+                for _last_row, c1, c2, value in active:
                     row[c1 : c2 + 1] = [value] * len(row[c1 : c2 + 1])
             active = [a for a in active if a[0] > index]
         yield row
