@@ -28,7 +28,7 @@ async def account(request, datasette):
         # The same throttle as /-/login (per account and per address): a stolen session must
         # not become a way to guess the password. The check runs even when throttled, and the
         # answer is the same, so neither its words nor its time tell a right password apart.
-        attempt = throttle.begin(store, "account", actor["id"], client_ip(request))
+        attempt = await throttle.admit(store, "account", actor["id"], client_ip(request))
         right = await check_password(store.password_hash(actor["id"]), post.get("current", ""))
         throttle.finish(store, attempt, right=right)
         if attempt.refused or not right:

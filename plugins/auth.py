@@ -85,7 +85,7 @@ async def login(request, datasette):
         next_url = post.get("next") or next_url
         # Counted and recorded before the (slow, off-loop) check: simultaneous attempts cannot
         # all pass the limit, and a right password beyond it is refused like any other.
-        attempt = throttle.begin(store, "login", username or None, client_ip(request))
+        attempt = await throttle.admit(store, "login", username or None, client_ip(request))
         if attempt.refused:
             wait = attempt.retry_after
             return await _login_page(

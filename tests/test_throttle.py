@@ -107,3 +107,28 @@ async def test_a_right_current_password_does_not_count(tds):
         assert response.status_code == 302
     assert "login_failed" not in _events(tds)
     assert (await _login(tds, "wang", PASSWORD)).status_code == 302
+
+
+@pytest.mark.asyncio
+async def test_simultaneous_right_logins_from_one_address_all_pass(tds):
+    # An office behind one address, everyone logging in at nine: attempts in flight hold places
+    # under the limit but are not failures, so nobody is turned away.
+    for i in range(N):
+        tds._test_store.add(f"colleague{i}", PASSWORD, "viewer")
+    responses = await asyncio.gather(*[_login(tds, f"colleague{i}", PASSWORD) for i in range(N)])
+    assert [r.status_code for r in responses] == [302] * N
+    assert _events(tds) == {"login": N}
+
+
+def test_an_attempt_left_pending_by_a_crash_counts_as_a_failure(empty_data_dir):
+    store = empty_data_dir.users()
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    for _ in range(throttle.MAX_FAILURES):
+        assert not throttle.begin(store, "login", "wang", "10.0.0.1", now=start).refused   # never finished
+    in_flight = throttle.begin(store, "login", "wang", "10.0.0.1", now=start + datetime.timedelta(seconds=5))
+    assert in_flight.busy and not in_flight.refused          # still being checked: wait for them
+    later = throttle.begin(store, "login", "wang", "10.0.0.1", now=start + throttle.STALE + datetime.timedelta(seconds=1))
+    assert later.refused and later.retry_after > 0           # a minute on, they failed
+    impatient = throttle.begin(store, "login", "wang", "10.0.0.2", now=start + datetime.timedelta(seconds=5),
+                               patient=False)
+    assert impatient.refused                                 # past PATIENCE, in flight counts as failed
