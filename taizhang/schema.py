@@ -247,10 +247,25 @@ def update_checks(conn: sqlite3.Connection, reg: Register) -> bool:
         conn.execute(f"PRAGMA schema_version = {version + 1}")
     finally:
         conn.execute("PRAGMA writable_schema = OFF")
-    problems = [r[0] for r in conn.execute(f"PRAGMA integrity_check({quote(reg.name)})")]
-    if problems != ["ok"]:
+    # Each rule with the rows it refuses, so the sentence says what to fix and where (SQLite's
+    # integrity_check names only the table); integrity_check stays as the final word.
+    problems = []
+    for message, condition in _check_conditions(reg):
+        ids = [r[0] for r in conn.execute(f"SELECT id FROM {quote(reg.name)} WHERE NOT ({condition}) ORDER BY id LIMIT 11")]
+        if ids:
+            shown = "、".join(map(str, ids[:10])) + ("…" if len(ids) > 10 else "")
+            problems.append(f"{message}（id {shown}）")
+    if not problems and [r[0] for r in conn.execute(f"PRAGMA integrity_check({quote(reg.name)})")] != ["ok"]:
+        problems.append("CHECK")
+    if problems:
         raise ChecksRefused(f"{reg.label}中已有记录不符合新的规则，请先修改这些记录：{'；'.join(problems[:5])}")
     return True
+
+
+def _check_conditions(reg: Register) -> list[tuple[str, str]]:
+    """(message, condition) of every CHECK constraint create_table_sql writes."""
+    return [*((message, condition) for col in reg.columns.values() for message, condition, _ in _checks(reg, col)),
+            *((check["message"], check["sql"]) for check in reg.checks)]
 
 
 def column_definition_sql(reg: Register, col: Column) -> str:
