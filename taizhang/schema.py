@@ -391,11 +391,20 @@ def _key_triggers(reg: Register) -> dict[str, str]:
     for name in reg.key_columns:
         c = quote(name)
         steps = _key_steps()
+        # A trigger's statements take the conflict clause of the statement that fired it: under
+        # INSERT OR IGNORE (core's "ignore": true) the UPDATE below is skipped when the key it
+        # writes is taken, leaving a look-alike second record. So a key still not normalised
+        # after it is refused as SQLite refuses a taken key. (Under OR REPLACE the taken key's
+        # row goes, as it would for the exact key.) The scratch row is deleted first, not
+        # replaced, for the same reason: OR IGNORE would keep a stale value.
+        taken = "UNIQUE constraint failed: " + ", ".join(
+            f"{reg.name}.{k}" for k in ([name] if reg.columns[name].unique else reg.natural_key))
         body = (
-            f"BEGIN INSERT OR REPLACE INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
+            f"BEGIN DELETE FROM {KEY_SCRATCH}; INSERT INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
             + "".join(f" UPDATE {KEY_SCRATCH} SET value = {step};" for step in steps)
             + f" UPDATE {t} SET {c} = (SELECT trim(value, {_chars(characters.BLANK)}) FROM {KEY_SCRATCH})"
-            f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH}; END"
+            f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH};"
+            f" SELECT RAISE(ABORT, {literal(taken)}) FROM {t} WHERE id = NEW.id AND ({_needs_key_normalising(c)}); END"
         )
         when = f"WHEN {_needs_key_normalising('NEW.' + c)}"
         triggers[f"{TRIGGER_PREFIX}{reg.name}_{name}_key_insert"] = (
