@@ -76,6 +76,20 @@ async def test_json_api_refuses_non_numbers(ds, empty_data_dir, token):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/ops/partners/-/insert", "/ops/partners/-/upsert", "/ops/partners/1/-/update",
+                                  "/ops/partners/1/-/delete", "/ops/-/create", "/ops/partners/-/alter",
+                                  "/ops/partners/-/drop", "/ops/-/execute-write"])
+async def test_json_nested_too_deep_is_a_400_not_a_500(ds, path):
+    """json.loads raises RecursionError, not ValueError, on deeply nested brackets."""
+    for body in ("[" * 50000 + "]" * 50000, '{"row": ' + "[" * 50000 + "]" * 50000 + "}"):
+        r = await _json(ds, path, body)
+        assert r.status_code == 400 and "嵌套过深" in _error(r), (path, r.status_code, r.text[:300])
+    # A body of ordinary depth still reaches core as before.
+    r = await _json(ds, "/ops/partners/1/-/update", '{"update": {"notes": "x"}}')
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-inf", "1e400", "1e400元"])
 async def test_grid_and_form_refuse_non_numbers(ds, empty_data_dir, value):
     grid = await ds.client.post("/-/cells/ops/customers", json={"changes": [
