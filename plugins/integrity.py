@@ -80,6 +80,10 @@ def _referenced_by(conn, table: str, row_id) -> str | None:
 
 # The JSON write API's routes: their bodies are kept so an error can quote the values received.
 JSON_WRITE_PATH = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)(/[^/]+)?/-/(insert|upsert|update)$")
+# Every route whose body core reads with json.loads, which raises RecursionError (a 500, not a
+# ValueError) on a few thousand nested brackets: such a body is refused before it gets there.
+JSON_BODY_PATH = re.compile(r"^/[^/]+(/[^/]+){0,2}/-/(insert|upsert|update|delete|create|alter|drop|execute-write)$")
+TOO_DEEP = "请求内容的 JSON 嵌套过深，无法处理：请发送普通的记录（对象、列表最多几层）"
 BODY_KEY = "taizhang.json_body"
 
 
@@ -89,8 +93,9 @@ def asgi_wrapper(datasette):
 
     def wrap(app):
         async def keep_json_body(scope, receive, send):
-            if scope["type"] != "http" or scope["method"] != "POST" or not JSON_WRITE_PATH.match(scope["path"]):
+            if scope["type"] != "http" or scope["method"] != "POST" or not JSON_BODY_PATH.match(scope["path"]):
                 return await app(scope, receive, send)
+            write = JSON_WRITE_PATH.match(scope["path"])
             messages, size = [], 0
             while True:
                 message = await receive()
@@ -99,29 +104,30 @@ def asgi_wrapper(datasette):
                 if not message.get("more_body") or size > limit:
                     break
             if size <= limit:
-                scope = {**scope, BODY_KEY: b"".join(m.get("body", b"") for m in messages)}
-                if refused := _non_numbers(scope):
-                    return await _send_refusal(send, refused)
+                body = b"".join(m.get("body", b"") for m in messages)
+                try:
+                    data = json.loads(body)
+                except RecursionError:
+                    return await _send_refusal(send, [TOO_DEEP])
+                except ValueError:
+                    data = None   # core answers malformed JSON (or reads a form) itself
+                if write:
+                    scope = {**scope, BODY_KEY: body}
+                    if refused := json_numbers.refusals(definition(), tilde_decode(write["table"]), data):
+                        # NaN / Infinity / 1e400: json.loads reads them, SQLite would store NaN as NULL.
+                        return await _send_refusal(send, refused)
 
             async def replay():
                 # The app reads the same body; after it, the real channel (disconnects).
                 return messages.pop(0) if messages else await receive()
 
+            if not write:
+                return await app(scope, replay, send)
             await app(scope, replay, _refusal_in_chinese(datasette, Request(scope, receive), send))
 
         return keep_json_body
 
     return wrap
-
-
-def _non_numbers(scope) -> list[str]:
-    """NaN / Infinity / 1e400 in a JSON write body: json.loads reads them, SQLite would store
-    NaN as NULL, so they are refused here, naming the field."""
-    try:
-        data = json.loads(scope[BODY_KEY])
-    except ValueError:
-        return []   # core answers malformed JSON itself
-    return json_numbers.refusals(definition(), tilde_decode(JSON_WRITE_PATH.match(scope["path"])["table"]), data)
 
 
 async def _send_refusal(send, errors: list[str]) -> None:

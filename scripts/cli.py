@@ -12,6 +12,7 @@ from scripts.options import _require_initialised, data_dir_option
 from taizhang import backup as backups
 from taizhang import check as checks
 from taizhang.datadir import DataDir, init as init_data_dir
+from taizhang.schema import ChecksRefused
 from taizhang.registers import load
 
 
@@ -36,7 +37,10 @@ def init(data_dir, demo):
         taizhang init
         taizhang init --demo --data-dir /tmp/demo
     """
-    report = init_data_dir(data_dir)
+    try:
+        report = init_data_dir(data_dir)
+    except ChecksRefused as ex:   # that file keeps its old rules: the transaction rolled back
+        raise click.ClickException(str(ex))
     for name, changes in report.items():
         if changes:
             click.echo(f"{name}.db: {len(changes)} change(s): {', '.join(changes[:6])}{' …' if len(changes) > 6 else ''}")

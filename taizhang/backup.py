@@ -267,13 +267,15 @@ def restore(data_dir: DataDir, folder: pathlib.Path, definition: Definition | No
         data_dir.secret_path.write_bytes(_fernet().decrypt(sealed_secret.read_bytes()))
     if data_dir.secret_path.exists():
         os.chmod(data_dir.secret_path, 0o600)
-    _reset_heads(data_dir, definition)
+    # The restored chains are the backup's (checked against its manifest above).
+    adopt_chain_heads(data_dir, definition)
     return safety
 
 
-def _reset_heads(data_dir: DataDir, definition: Definition) -> None:
-    """The restored chains are the backup's (checked against its manifest above): each head file
-    is set to its database's head as restored, under the restored secret's key."""
+def adopt_chain_heads(data_dir: DataDir, definition: Definition) -> None:
+    """After a restore (from a backup or the replica): each audit chain head file is set to its
+    database's head as restored, under the restored secret's key — the restored log is by then
+    the record (taizhang/audit_head.py)."""
     key = audit.key_from_secret(data_dir.secret())
     for name in definition.databases:
         conn = data_dir.connect(name)

@@ -33,6 +33,7 @@ import time
 
 import yaml
 
+from taizhang import backup
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
 from taizhang.schema import quote
@@ -207,7 +208,8 @@ def restore(data_dir: DataDir, settings: dict, secret_file: pathlib.Path,
     fd = os.open(data_dir.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret)
-    _write_chain_heads(data_dir, definition)
+    # The head files belong to the data dir, not to the replica: recorded anew.
+    backup.adopt_chain_heads(data_dir, definition)
     return _row_counts(data_dir, definition)
 
 
@@ -219,21 +221,6 @@ def _read_secret(path: pathlib.Path) -> str:
     if not secret:
         raise ReplicaError(f"实例密钥文件 {path} 是空的")
     return secret
-
-
-def _write_chain_heads(data_dir: DataDir, definition: Definition) -> None:
-    """The audit chain head files (the last seal of each database, under the audit key) belong
-    to the data dir, not to the replica: after a restore each is recorded anew from the
-    restored log, which is by then the record (taizhang/audit_head.py)."""
-    from taizhang import audit, audit_head
-
-    key = audit.key_from_secret(data_dir.secret())
-    for name in definition.databases:
-        conn = data_dir.connect(name)
-        try:
-            audit_head.adopt(conn, key, force=True)
-        finally:
-            conn.close()
 
 
 def _row_counts(data_dir: DataDir, definition: Definition) -> dict[str, int]:

@@ -247,10 +247,25 @@ def update_checks(conn: sqlite3.Connection, reg: Register) -> bool:
         conn.execute(f"PRAGMA schema_version = {version + 1}")
     finally:
         conn.execute("PRAGMA writable_schema = OFF")
-    problems = [r[0] for r in conn.execute(f"PRAGMA integrity_check({quote(reg.name)})")]
-    if problems != ["ok"]:
+    # Each rule with the rows it refuses, so the sentence says what to fix and where (SQLite's
+    # integrity_check names only the table); integrity_check stays as the final word.
+    problems = []
+    for message, condition in _check_conditions(reg):
+        ids = [r[0] for r in conn.execute(f"SELECT id FROM {quote(reg.name)} WHERE NOT ({condition}) ORDER BY id LIMIT 11")]
+        if ids:
+            shown = "、".join(map(str, ids[:10])) + ("…" if len(ids) > 10 else "")
+            problems.append(f"{message}（id {shown}）")
+    if not problems and [r[0] for r in conn.execute(f"PRAGMA integrity_check({quote(reg.name)})")] != ["ok"]:
+        problems.append("CHECK")
+    if problems:
         raise ChecksRefused(f"{reg.label}中已有记录不符合新的规则，请先修改这些记录：{'；'.join(problems[:5])}")
     return True
+
+
+def _check_conditions(reg: Register) -> list[tuple[str, str]]:
+    """(message, condition) of every CHECK constraint create_table_sql writes."""
+    return [*((message, condition) for col in reg.columns.values() for message, condition, _ in _checks(reg, col)),
+            *((check["message"], check["sql"]) for check in reg.checks)]
 
 
 def column_definition_sql(reg: Register, col: Column) -> str:
@@ -376,11 +391,20 @@ def _key_triggers(reg: Register) -> dict[str, str]:
     for name in reg.key_columns:
         c = quote(name)
         steps = _key_steps()
+        # A trigger's statements take the conflict clause of the statement that fired it: under
+        # INSERT OR IGNORE (core's "ignore": true) the UPDATE below is skipped when the key it
+        # writes is taken, leaving a look-alike second record. So a key still not normalised
+        # after it is refused as SQLite refuses a taken key. (Under OR REPLACE the taken key's
+        # row goes, as it would for the exact key.) The scratch row is deleted first, not
+        # replaced, for the same reason: OR IGNORE would keep a stale value.
+        taken = "UNIQUE constraint failed: " + ", ".join(
+            f"{reg.name}.{k}" for k in ([name] if reg.columns[name].unique else reg.natural_key))
         body = (
-            f"BEGIN INSERT OR REPLACE INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
+            f"BEGIN DELETE FROM {KEY_SCRATCH}; INSERT INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
             + "".join(f" UPDATE {KEY_SCRATCH} SET value = {step};" for step in steps)
             + f" UPDATE {t} SET {c} = (SELECT trim(value, {_chars(characters.BLANK)}) FROM {KEY_SCRATCH})"
-            f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH}; END"
+            f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH};"
+            f" SELECT RAISE(ABORT, {literal(taken)}) FROM {t} WHERE id = NEW.id AND ({_needs_key_normalising(c)}); END"
         )
         when = f"WHEN {_needs_key_normalising('NEW.' + c)}"
         triggers[f"{TRIGGER_PREFIX}{reg.name}_{name}_key_insert"] = (

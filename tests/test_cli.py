@@ -48,6 +48,34 @@ def test_init_creates_everything_and_twice_is_a_no_op(tmp_path):
     assert sqlite3.connect(data / "users.db").execute("SELECT count(*) FROM users").fetchone()[0] == 0
 
 
+def test_init_on_a_file_whose_rows_break_a_new_rule_names_them_and_changes_nothing(tmp_path):
+    """A file whose table has a looser CHECK than the definition (an older enum, say) and a row
+    only that looser rule allows: init says which rule and which rows, in Chinese, and leaves
+    the file's schema as it was — no traceback."""
+    data = tmp_path / "d"
+    assert run("init", "--data-dir", data).exit_code == 0
+    conn = sqlite3.connect(data / "ops.db")
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'employees'").fetchone()[0]
+    looser = sql.replace("IN ('在职', '试用', '离职')", "IN ('在职', '试用', '离职', '外派')")
+    assert looser != sql
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'employees'", [looser])
+    conn.execute(f"PRAGMA schema_version = {version + 1}")
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(data / "ops.db")
+    conn.execute("INSERT INTO employees (employee_no, name, status) VALUES ('00007', '甲', '外派')")
+    conn.commit()
+    before = _schema_and_rows(data)
+    result = CliRunner().invoke(cli, ["init", "--data-dir", str(data)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert "员工中已有记录不符合新的规则" in result.output and "状态必须是以下之一：在职、试用、离职（id 1）" in result.output
+    assert _schema_and_rows(data) == before
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
 def _schema_and_rows(data):
     out = {}
     for name in ("ops", "hr"):

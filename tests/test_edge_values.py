@@ -76,6 +76,20 @@ async def test_json_api_refuses_non_numbers(ds, empty_data_dir, token):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/ops/partners/-/insert", "/ops/partners/-/upsert", "/ops/partners/1/-/update",
+                                  "/ops/partners/1/-/delete", "/ops/-/create", "/ops/partners/-/alter",
+                                  "/ops/partners/-/drop", "/ops/-/execute-write"])
+async def test_json_nested_too_deep_is_a_400_not_a_500(ds, path):
+    """json.loads raises RecursionError, not ValueError, on deeply nested brackets."""
+    for body in ("[" * 50000 + "]" * 50000, '{"row": ' + "[" * 50000 + "]" * 50000 + "}"):
+        r = await _json(ds, path, body)
+        assert r.status_code == 400 and "嵌套过深" in _error(r), (path, r.status_code, r.text[:300])
+    # A body of ordinary depth still reaches core as before.
+    r = await _json(ds, "/ops/partners/1/-/update", '{"update": {"notes": "x"}}')
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-inf", "1e400", "1e400元"])
 async def test_grid_and_form_refuse_non_numbers(ds, empty_data_dir, value):
     grid = await ds.client.post("/-/cells/ops/customers", json={"changes": [
@@ -241,6 +255,46 @@ async def test_a_look_alike_key_is_a_duplicate(ds, empty_data_dir, tmp_path, twi
                        register="employees")
     assert not run.problems, run.problems
     assert _shell(empty_data_dir).execute("SELECT employee_no FROM employees").fetchall() == [("00012",)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("twin", [" 甲公司", "甲公司\u200b", "甲公司\u3000"])
+async def test_a_look_alike_key_is_a_duplicate_under_insert_or_ignore_too(ds, empty_data_dir, twin):
+    """The key trigger's UPDATE takes the conflict clause of the statement that fired it: under
+    core's "ignore": true (INSERT OR IGNORE) it was skipped and the look-alike stayed, a second
+    record. It is refused as a duplicate instead, on the JSON API and from a shell."""
+    r = await ds.client.post("/ops/partners/-/insert", json={"rows": [{"name": twin}], "ignore": True}, actor=ADMIN)
+    assert r.status_code == 400 and "合作伙伴名称不能重复" in _error(r), r.text
+    shell = _shell(empty_data_dir)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: partners.name"):
+        shell.execute("INSERT OR IGNORE INTO partners (name) VALUES (?)", [twin])
+    shell.execute("INSERT INTO partners (name) VALUES ('乙公司')")
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: partners.name"):
+        shell.execute("UPDATE OR IGNORE partners SET name = ? WHERE name = '乙公司'", [twin])
+    # The composite natural key (title, 会议日期) is named the way SQLite names it.
+    shell.execute("INSERT INTO meetings (title, held_on) VALUES ('例会', '2026-01-05')")
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: meetings.title, meetings.held_on"):
+        shell.execute("INSERT OR IGNORE INTO meetings (title, held_on) VALUES ('例会 ', '2026-01-05')")
+    assert [r[0] for r in shell.execute("SELECT name FROM partners ORDER BY id")] == ["甲公司", "乙公司"]
+    # An exact duplicate is still simply skipped, and a look-alike of no existing key is stored normalised.
+    r = await ds.client.post("/ops/partners/-/insert", json={"rows": [{"name": "甲公司"}, {"name": " 丙公司"}], "ignore": True},
+                             actor=ADMIN)
+    assert r.status_code == 201, r.text
+    assert [r[0] for r in shell.execute("SELECT name FROM partners ORDER BY id")] == ["甲公司", "乙公司", "丙公司"]
+
+
+@pytest.mark.asyncio
+async def test_a_row_left_in_the_key_scratch_table_changes_no_key(ds, empty_data_dir):
+    """The scratch row is the key triggers' own; one left there by anyone else (a shell) neither
+    stops an upsert (whose triggers run as ABORT) nor becomes the key under OR IGNORE."""
+    shell = _shell(empty_data_dir)
+    shell.execute("INSERT INTO _key_scratch (id, value) VALUES (1, 'stale')")
+    r = await ds.client.post("/ops/partners/-/upsert", json={"rows": [{"id": 1, "name": " 甲公司", "notes": "改"}]}, actor=ADMIN)
+    assert r.status_code == 200, r.text
+    shell.execute("INSERT INTO _key_scratch (id, value) VALUES (1, 'stale')")
+    shell.execute("INSERT OR IGNORE INTO customers (customer_no, name) VALUES ('Ｃ009', '乙')")
+    assert shell.execute("SELECT customer_no FROM customers ORDER BY id").fetchall() == [("C001",), ("C009",)]
+    assert shell.execute("SELECT name, notes FROM partners").fetchall() == [("甲公司", "改")]
 
 
 @pytest.mark.asyncio
