@@ -66,8 +66,16 @@ def handle_exception(datasette, request, exception):
         return _refuse(request.path, 404, f"不支持的格式「.{fmt}」：可用的格式有 {known}（扩展名须小写）")
     # SQL that the request's parameters composed (a facet or sort on a column the table or
     # query does not have): SQLite refuses it after the permission checks ran.
+    # Only SQLITE_ERROR is a statement SQLite cannot run; a busy file is the server's moment, not
+    # the asker's mistake, and anything else (I/O, corruption) stays a 500 that gets looked at.
+    code = getattr(exception, "sqlite_errorcode", None)
     if isinstance(exception, sqlite3.Error) and request.method in ("GET", "HEAD"):
-        return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
+        if code == sqlite3.SQLITE_ERROR:
+            return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            response = _refuse(request.path, 503, "数据库正忙（正在写入或导入），请稍后重试")
+            response.headers["Retry-After"] = "2"
+            return response
     # A form body that is not UTF-8: core's post_vars() decodes it without asking.
     if isinstance(exception, UnicodeDecodeError):
         return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")

@@ -7,7 +7,9 @@ Three actors keep it affordable on two cores: an admin (every page open, so ever
 runs), a manager (no hr role: the canary check bites) and anonymous (refused everywhere — the
 refusal must come before anything fails)."""
 
+import json
 import re
+import sqlite3
 import urllib.parse
 
 import pytest
@@ -232,3 +234,22 @@ async def test_a_token_duration_in_superscript_digits(demo_ds):
         "/-/create-token", data={"expire_type": "minutes", "expire_duration": "²"}, actor=ADMIN)
     assert response.status_code == 400
     assert "有效期应为正整数" in response.text
+
+
+@pytest.mark.parametrize("code, status", [
+    (sqlite3.SQLITE_ERROR, 400),                           # a statement the parameters composed
+    (sqlite3.SQLITE_BUSY, 503), (sqlite3.SQLITE_LOCKED, 503),   # the server's moment: try again
+    (sqlite3.SQLITE_IOERR, None), (sqlite3.SQLITE_CORRUPT, None),  # a real fault: stays a 500
+])
+def test_sqlite_errors_are_told_apart_by_their_code(code, status):
+    from types import SimpleNamespace
+
+    from plugins.route_guard import handle_exception
+
+    error = sqlite3.OperationalError("whatever the sentence says")
+    error.sqlite_errorcode = code
+    request = SimpleNamespace(path="/ops/partners.json", method="GET", url_vars={})
+    response = handle_exception(SimpleNamespace(renderers={"json": None}), request, error)
+    assert (response and response.status) == status
+    if status == 503:
+        assert response.headers["Retry-After"] and "稍后重试" in json.loads(response.body)["error"]
