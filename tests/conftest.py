@@ -33,6 +33,20 @@ def backdate(conn, table: str, when: str = "2020-01-01T00:00:00Z") -> None:
     conn.execute(triggers_sql(load().registers[table])[guard])
 
 
+def xlsx_bytes(rows) -> bytes:
+    """A real workbook holding `rows` on its first sheet."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 def actor(role: str, **extra) -> dict:
     return {"id": f"test-{role}", "roles": [role], **extra}
 

@@ -5,11 +5,9 @@ account, not to a name."""
 
 import asyncio
 import getpass
-import io
 import re
 import sqlite3
 
-import openpyxl
 import pytest
 import pytest_asyncio
 from click.testing import CliRunner
@@ -20,6 +18,7 @@ from taizhang.importer.batches import UndoNotAllowed, list_batches, undo
 from taizhang.importer.engine import import_files
 from taizhang.registers import load
 from taizhang.web import user_store
+from tests.conftest import xlsx_bytes
 
 pytestmark = pytest.mark.fast
 
@@ -28,17 +27,8 @@ PARTNERS = [["合作伙伴名称", "类别", "联系人"], ["甲公司", "媒体
 AGREEMENTS = [["协议编号", "签署方类型", "签署方", "签订日期"], ["BM-001", "客户", "某客户", "2024-01-01"]]
 
 
-def _xlsx_bytes(rows) -> bytes:
-    wb = openpyxl.Workbook()
-    for row in rows:
-        wb.active.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
 def _xlsx(path, rows):
-    path.write_bytes(_xlsx_bytes(rows))
+    path.write_bytes(xlsx_bytes(rows))
     return path
 
 
@@ -193,7 +183,7 @@ async def test_upsert_of_an_existing_row_works_on_every_queued_register(demo_cop
 
 # -- import in replace mode -------------------------------------------------------------------
 async def _upload(ds, who, rows=PARTNERS, table="partners", mode="replace"):
-    return await ds.client.post(f"/-/import/ops/{table}", files={"file": ("伙伴.xlsx", _xlsx_bytes(rows))},
+    return await ds.client.post(f"/-/import/ops/{table}", files={"file": ("伙伴.xlsx", xlsx_bytes(rows))},
                                 data={"mode": mode}, actor=who)
 
 
@@ -394,7 +384,7 @@ async def test_replace_mode_is_offered_and_accepted_only_with_delete_row(empty_d
         for name, reg in definition.registers.items():
             page = await empty_ds.client.get(f"/-/import/{reg.database}/{name}", actor=who)
             r = await _upload(empty_ds, who, rows=[["x"], ["y"]], table=name) if reg.database == "ops" else \
-                await empty_ds.client.post(f"/-/import/hr/{name}", files={"file": ("a.xlsx", _xlsx_bytes([["x"]]))},
+                await empty_ds.client.post(f"/-/import/hr/{name}", files={"file": ("a.xlsx", xlsx_bytes([["x"]]))},
                                            data={"mode": "replace"}, actor=who)
             if _may_delete(who, name):
                 assert 'value="replace"' in page.text and r.status_code == 302, (who, name)

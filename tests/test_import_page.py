@@ -9,18 +9,9 @@ import openpyxl
 import pytest
 
 from taizhang.web import user_store
-from tests.conftest import actor
+from tests.conftest import actor, xlsx_bytes
 
 pytestmark = pytest.mark.fast
-
-
-def _xlsx(rows) -> bytes:
-    wb = openpyxl.Workbook()
-    for row in rows:
-        wb.active.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 async def _upload(ds, content, who, table="partners", **form):
@@ -38,7 +29,7 @@ async def test_upload_preview_confirm_and_undo(empty_ds):
     importer = {"id": "wang", "roles": ["manager"]}
     page = await empty_ds.client.get("/ops/partners", actor=importer)
     assert "从 Excel 导入" in page.text
-    content = _xlsx([["合作伙伴台账"], [], ["序号", "合作伙伴名称", "类别", "微信"], [1, "甲公司", "supplier", "jia"], [2, "乙公司", "媒体", "yi"]])
+    content = xlsx_bytes([["合作伙伴台账"], [], ["序号", "合作伙伴名称", "类别", "微信"], [1, "甲公司", "supplier", "jia"], [2, "乙公司", "媒体", "yi"]])
     preview_url = await _upload(empty_ds, content, importer)
     preview = await empty_ds.client.get(preview_url, actor=importer)
     assert preview.status_code == 200
@@ -67,7 +58,7 @@ async def test_upload_preview_confirm_and_undo(empty_ds):
 @pytest.mark.asyncio
 async def test_problems_are_shown_and_reported(empty_ds):
     editor = actor("editor")
-    content = _xlsx([["合作伙伴名称", "协议开始日期", "协议到期日期"], ["甲", "2024-02-30", ""], ["乙", "2025-01-01", "2024-01-01"]])
+    content = xlsx_bytes([["合作伙伴名称", "协议开始日期", "协议到期日期"], ["甲", "2024-02-30", ""], ["乙", "2025-01-01", "2024-01-01"]])
     url = await _upload(empty_ds, content, editor)
     preview = await empty_ds.client.get(url, actor=editor)
     assert "日期不存在：2024-02-30" in preview.text and "不能早于" in preview.text
@@ -80,7 +71,7 @@ async def test_problems_are_shown_and_reported(empty_ds):
 
 @pytest.mark.asyncio
 async def test_only_those_who_may_insert_see_or_use_it(empty_ds):
-    content = _xlsx([["合作伙伴名称"], ["甲"]])
+    content = xlsx_bytes([["合作伙伴名称"], ["甲"]])
     for role in ("viewer", "analyst"):
         page = await empty_ds.client.get("/ops/partners", actor=actor(role))
         assert "从 Excel 导入" not in page.text
@@ -92,7 +83,7 @@ async def test_only_those_who_may_insert_see_or_use_it(empty_ds):
 
 @pytest.mark.asyncio
 async def test_an_upload_belongs_to_its_uploader(empty_ds):
-    url = await _upload(empty_ds, _xlsx([["合作伙伴名称"], ["甲"]]), actor("editor"))
+    url = await _upload(empty_ds, xlsx_bytes([["合作伙伴名称"], ["甲"]]), actor("editor"))
     other = {"id": "someone-else", "roles": ["editor"]}
     assert (await empty_ds.client.get(url, actor=other)).status_code == 404
     assert (await empty_ds.client.post(url + "/confirm", actor=other)).status_code == 404
@@ -110,7 +101,7 @@ async def test_a_hostile_file_gets_a_sentence(empty_ds):
 @pytest.mark.parametrize("value", ["no_such_column", "id", "", "x" * 5000, "\x00", "confidentiality_agreements"])
 async def test_a_mapping_to_no_column_is_refused_in_the_preview(empty_ds, value):
     editor = actor("editor")
-    content = _xlsx([["合作伙伴名称", "类别", "微信"], ["甲公司", "媒体", "jia"]])
+    content = xlsx_bytes([["合作伙伴名称", "类别", "微信"], ["甲公司", "媒体", "jia"]])
     preview_url = await _upload(empty_ds, content, editor)
     response = await empty_ds.client.post(preview_url, data={"map:微信": value or "."}, actor=editor)
     assert response.status_code == 302
