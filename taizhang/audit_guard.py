@@ -64,7 +64,7 @@ class ProtectedTableRefused(sqlite3.DatabaseError):
         self.refusal = refusal
         what = f"{LABELS[refusal.table]}（{refusal.table}）" if refusal.table else "审计记录"
         if refusal.kind == "foreign_trigger":
-            text = (f"不能写入{what}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
+            text = (f"不能写入{what if refusal.table else '数据'}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
                     "请管理员检查数据库是否被人改动，并运行 taizhang init 重建应用的触发器")
         else:
             text = (f"不能{VERBS[refusal.kind]}：{what}只能由应用在每次写入时自动记录，"
@@ -75,8 +75,10 @@ class ProtectedTableRefused(sqlite3.DatabaseError):
 class Guard:
     """The authorizer of one write: the first refusal is kept, to be explained afterwards."""
 
-    def __init__(self, audit_triggers: frozenset[str] = frozenset(), may_log_reads: bool = False):
+    def __init__(self, audit_triggers: frozenset[str] = frozenset(), app_triggers: frozenset[str] = frozenset(),
+                 may_log_reads: bool = False):
         self.audit_triggers = audit_triggers   # the app's own, as generated: they alone write the log
+        self.app_triggers = app_triggers | audit_triggers   # all the app's own: the only ones that write
         self.may_log_reads = may_log_reads
         self.refused: Refusal | None = None
 
@@ -89,6 +91,10 @@ class Guard:
 
     def _refusal(self, action, arg1, arg2, trigger) -> Refusal | None:
         if action in _WRITES:
+            if trigger is not None and trigger not in self.app_triggers:
+                # A planted trigger writing a register would have the app's audit trigger log its
+                # change as the writer's, sealed: no trigger but the app's own writes anything.
+                return Refusal("foreign_trigger", arg1 if arg1 in LABELS else None, trigger)
             if arg1 not in LABELS:
                 return None
             if action == sqlite3.SQLITE_INSERT and arg1 == LOG and trigger is not None:
@@ -118,8 +124,9 @@ class Guard:
 _guards: dict[int, Guard] = {}
 
 
-def install(conn: sqlite3.Connection, audit_triggers: frozenset[str], may_log_reads: bool = False) -> Guard:
-    guard = _guards[id(conn)] = Guard(audit_triggers, may_log_reads)
+def install(conn: sqlite3.Connection, audit_triggers: frozenset[str], app_triggers: frozenset[str] = frozenset(),
+            may_log_reads: bool = False) -> Guard:
+    guard = _guards[id(conn)] = Guard(audit_triggers, app_triggers, may_log_reads)
     conn.set_authorizer(guard)
     return guard
 
