@@ -208,6 +208,10 @@ GUARDED_SQL = [
     ("hr", "insert into _read_log (kind, path) values ('table', '/x')"),
     ("hr", "update _read_log set actor = 'x'"),
     ("hr", "delete from _read_log"),
+    # the counters verify finds a cut tail by: raised, a false alarm; removed, a cut tail unseen
+    ("ops", "update sqlite_sequence set seq = 1000 where name = '_audit_log'"),
+    ("ops", "delete from sqlite_sequence where name = '_audit_seal'"),
+    ("ops", "insert into sqlite_sequence (name, seq) values ('_audit_seal', 99)"),
 ]
 # … and DDL, which core already refuses before running it (403: no drop-table / alter-table on these
 # tables, trigger DDL and pragmas unsupported); the guard refuses it too (test below).
