@@ -152,17 +152,45 @@ def triggers(conn: sqlite3.Connection, definition: Definition, database: str) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
-def begin(conn: sqlite3.Connection, who: Who) -> int:
+@dataclass(frozen=True)
+class Mark:
+    """Where a write began: the newest log row before it (`finish()` seals what came after — so
+    rows a shell wrote earlier are never sealed as the app's) and sqlite_sequence's rows for the
+    log and the seals, which no statement of the write may change (see `_sequences_kept`)."""
+
+    log_id: int
+    sequences: tuple
+
+
+def _sequences(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    rows = conn.execute(f"SELECT name, seq FROM {audit_guard.SEQUENCE} WHERE name IN (?, ?) ORDER BY name, seq",
+                        [LOG, SEAL])
+    return [tuple(row) for row in rows]   # Datasette's connections give sqlite3.Row
+
+
+def _sequences_kept(conn: sqlite3.Connection, mark: Mark) -> None:
+    """Refuse a write whose SQL changed the log's or the seals' counter: raised, verify would
+    report a cut tail that never was; lowered or removed, a cut tail would go unseen."""
+    if len(dict(mark.sequences)) != len(mark.sequences):
+        return   # a counter written twice before this write began: verify's to report, not the writer's
+    expected = dict(mark.sequences)
+    newest = conn.execute(f"SELECT max(id) FROM {LOG}").fetchone()[0] or 0
+    if newest > expected.get(LOG, 0):
+        expected[LOG] = newest   # the write's own log rows move the counter on, as SQLite does
+    if _sequences(conn) != sorted(expected.items()):
+        raise audit_guard.ProtectedTableRefused(audit_guard.Refusal("update", audit_guard.SEQUENCE))
+
+
+def begin(conn: sqlite3.Connection, who: Who) -> Mark:
     """Say who is writing and put the guard on; call inside the write's transaction (holding
-    the write lock), before the change. Returns the mark `finish()` seals after: the newest log
-    row before this transaction — so rows a shell wrote earlier are never sealed as the app's."""
+    the write lock), before the change. Returns the mark `finish()` seals after."""
     audit_guard.remove(conn)   # a guard left by a write that never finished
     conn.execute(
         f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note)"
         " VALUES (1, ?, ?, ?, ?, ?, ?)",
         [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note],
     )
-    mark = conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0]
+    mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.
     audit_guard.install(conn, *own_triggers(conn), may_log_reads=who.source == "app")
     return mark
@@ -205,12 +233,13 @@ def release(conn: sqlite3.Connection) -> audit_guard.Refusal | None:
     return audit_guard.remove(conn)
 
 
-def finish(conn: sqlite3.Connection, key: bytes, mark: int) -> audit_head.Advance | None:
+def finish(conn: sqlite3.Connection, key: bytes, mark: Mark) -> audit_head.Advance | None:
     """Take the guard off, forget who is writing and seal the log rows this transaction wrote;
     call before commit. Returns the head to record once committed (`Advance.apply`), if any."""
     audit_guard.remove(conn)
+    _sequences_kept(conn, mark)
     conn.execute(f"DELETE FROM {CONTEXT}")
-    head = seal(conn, key, mark)
+    head = seal(conn, key, mark.log_id)
     return audit_head.advance(conn, key, head) if head else None
 
 

@@ -31,12 +31,12 @@ from taizhang.schema import TRIGGER_PREFIX
 
 # The tables the guard protects, and what they are called in a refusal.
 LOG, SEAL, CONTEXT, READ_LOG = "_audit_log", "_audit_seal", "_audit_context", "_read_log"
-# sqlite_sequence too: its counters of the log and the seals are how verify finds a cut tail, so
-# a write to it would plant a false alarm (or hide one). SQLite's own updates of it are not
-# authorised statements, so AUTOINCREMENT goes on working under the guard.
+LABELS = {LOG: "审计日志", SEAL: "审计封存记录", CONTEXT: "审计上下文", READ_LOG: "保密台账查阅记录"}
+# sqlite_sequence's counters of the log and the seals are how verify finds a cut tail: the
+# authorizer cannot see which of its rows a statement writes (core's table transform rewrites a
+# register's), so audit.finish() compares those two rows with what the write should have left.
 SEQUENCE = "sqlite_sequence"
-LABELS = {LOG: "审计日志", SEAL: "审计封存记录", CONTEXT: "审计上下文", READ_LOG: "保密台账查阅记录",
-          SEQUENCE: "自增序号表"}
+SEQUENCE_LABEL = "审计日志的自增序号"
 
 _WRITES = {sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
 _DDL_ON_TABLE = {  # action -> (argument holding the table, kind)
@@ -67,7 +67,8 @@ class ProtectedTableRefused(sqlite3.DatabaseError):
 
     def __init__(self, refusal: Refusal):
         self.refusal = refusal
-        what = f"{LABELS[refusal.table]}（{refusal.table}）" if refusal.table else "审计记录"
+        label = SEQUENCE_LABEL if refusal.table == SEQUENCE else LABELS.get(refusal.table)
+        what = f"{label}（{refusal.table}）" if refusal.table else "审计记录"
         if refusal.kind == "foreign_trigger":
             text = (f"不能写入{what if refusal.table else '数据'}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
                     "请管理员检查数据库是否被人改动，并运行 taizhang init 重建应用的触发器")
