@@ -1,7 +1,7 @@
 """Reads of confidential registers are recorded: who, when, and which page — a row, the
 table (which filters), an export, a report, SQL, history, the edit form, 我的待办, the quick
 search, the linked records on an employee's or partner's page, a grid or JSON write answering
-with rows — in the same file's _read_log, append-only like the audit log.
+with rows, SQL writes answering with their RETURNING rows — in the same file's _read_log, append-only like the audit log.
 
 One mechanism, not a call in each page: every read query against a confidential database
 runs under SQLite's authorizer (taizhang/reads.py), which notes the confidential tables whose
@@ -65,7 +65,7 @@ def _kind(path: str, query: str, database: str, datasette) -> str:
         # Another database's row page listing the agreements that name its employee or partner.
         return "linked"
     rest = path[len(database) + 2:]
-    if rest.startswith("-/query") or "sql=" in query:
+    if rest.startswith(("-/query", "-/execute-write")) or "sql=" in query:
         return "sql"
     name = re.split(r"[/.]", rest, maxsplit=1)[0]
     queries = (datasette.config or {}).get("databases", {}).get(database, {}).get("queries", {})
@@ -119,8 +119,21 @@ def _watch(db, name: str, tables: set[str]) -> None:
         finally:
             _RUNS_OWN_SQL.reset(token)
 
+    # SQL writes answer with the rows their RETURNING clause gave (an admin's execute-write, a
+    # writable stored query): run on the write connection, unwatched, so judged by the answer.
+    execute_write = db.execute_write
+
+    async def watched_execute_write(*args, **kwargs):
+        result = await execute_write(*args, **kwargs)
+        seen = _READ.get()
+        # (A result with columns is a RETURNING one; its rows are read once, by core, so not here.)
+        if seen is not None and getattr(result, "description", None) and (getattr(result, "rowcount", 0) or 0) > 0:
+            seen.setdefault(name, set()).add("returning")
+        return result
+
     db._execute_fn = watched_execute_fn
     db.execute = watched_execute
+    db.execute_write = watched_execute_write
     db._taizhang_watched = True
 
 
