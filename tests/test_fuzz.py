@@ -8,6 +8,7 @@ runs), a manager (no hr role: the canary check bites) and anonymous (refused eve
 refusal must come before anything fails)."""
 
 import re
+import sqlite3
 import urllib.parse
 
 import pytest
@@ -232,3 +233,33 @@ async def test_a_token_duration_in_superscript_digits(demo_ds):
         "/-/create-token", data={"expire_type": "minutes", "expire_duration": "²"}, actor=ADMIN)
     assert response.status_code == 400
     assert "有效期应为正整数" in response.text
+
+
+def _real_busy_error(tmp_path) -> sqlite3.OperationalError:
+    """The error SQLite raises when another connection holds the write lock."""
+    holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiter = sqlite3.connect(tmp_path / "busy.db", timeout=0)
+    try:
+        waiter.execute("SELECT * FROM t")
+    except sqlite3.OperationalError as ex:
+        return ex
+    finally:
+        holder.close()
+        waiter.close()
+    raise AssertionError("no busy error")
+
+
+@pytest.mark.asyncio
+async def test_a_busy_database_on_a_page_is_the_servers_not_the_askers(empty_ds, tmp_path, monkeypatch):
+    """Only SQL errors are the asker's (400 naming the parameters): busy is said as busy, 503."""
+    busy = _real_busy_error(tmp_path)
+    db = empty_ds.get_database("ops")
+
+    async def refused(*args, **kwargs):
+        raise busy
+
+    monkeypatch.setattr(db, "execute", refused)
+    response = await empty_ds.client.get("/ops/partners.json", actor=ADMIN)
+    assert response.status_code == 503 and "暂时被占用" in response.json()["error"], response.text
