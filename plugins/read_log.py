@@ -1,7 +1,7 @@
 """Reads of confidential registers are recorded: who, when, and which page — a row, the
 table (which filters), an export, a report, SQL, history, the edit form, 我的待办, the quick
 search, the linked records on an employee's or partner's page, a grid or JSON write answering
-with rows — in the same file's _read_log, append-only like the audit log.
+with rows, SQL writes answering with their RETURNING rows — in the same file's _read_log, append-only like the audit log.
 
 One mechanism, not a call in each page: every read query against a confidential database
 runs under SQLite's authorizer (taizhang/reads.py), which notes the confidential tables whose
@@ -12,6 +12,7 @@ a refusal) writes none."""
 import contextvars
 import json
 import re
+import urllib.parse
 
 from datasette import hookimpl
 from datasette.utils.asgi import Request
@@ -24,6 +25,17 @@ from taizhang.web import definition, resolve_actor
 # context into its worker threads, so the set filled there is this request's set; a request a
 # plugin makes through datasette.client (the xlsx export) joins the outer one.
 _READ = contextvars.ContextVar("taizhang_confidential_reads", default=None)
+# The SQL the reader wrote into the current request (`sql=`, `_where=`), and whether the query
+# being run holds it: for such a query a count is no proof that nothing was shown
+# (taizhang/reads.py). The page's own queries (counts of tables, the menu) keep the exemption.
+_OWN_SQL = contextvars.ContextVar("taizhang_reader_sql", default=())
+_RUNS_OWN_SQL = contextvars.ContextVar("taizhang_runs_reader_sql", default=False)
+
+
+def _own_sql(scope) -> tuple[str, ...]:
+    # Decoded as Datasette reads them (`%73ql=` is `sql=`).
+    pairs = urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return tuple(v.strip() for k, v in pairs if k in ("sql", "_where") and v.strip())
 
 # Our pages, by path: what the reader saw there.
 PAGE_KINDS = (
@@ -53,7 +65,7 @@ def _kind(path: str, query: str, database: str, datasette) -> str:
         # Another database's row page listing the agreements that name its employee or partner.
         return "linked"
     rest = path[len(database) + 2:]
-    if rest.startswith("-/query") or "sql=" in query:
+    if rest.startswith(("-/query", "-/execute-write")) or "sql=" in query:
         return "sql"
     name = re.split(r"[/.]", rest, maxsplit=1)[0]
     queries = (datasette.config or {}).get("databases", {}).get(database, {}).get("queries", {})
@@ -92,9 +104,36 @@ def _watch(db, name: str, tables: set[str]) -> None:
         seen = _READ.get()
         if seen is None:
             return await execute_fn(fn)
-        return await execute_fn(reads.watched(fn, tables, seen.setdefault(name, set())))
+        return await execute_fn(reads.watched(fn, tables, seen.setdefault(name, set()),
+                                              counts_show_nothing=not _RUNS_OWN_SQL.get()))
+
+    execute = db.execute
+
+    async def watched_execute(sql, *args, **kwargs):
+        own = _OWN_SQL.get()
+        if not own or not isinstance(sql, str) or not any(text in sql for text in own):
+            return await execute(sql, *args, **kwargs)
+        token = _RUNS_OWN_SQL.set(True)
+        try:
+            return await execute(sql, *args, **kwargs)
+        finally:
+            _RUNS_OWN_SQL.reset(token)
+
+    # SQL writes answer with the rows their RETURNING clause gave (an admin's execute-write, a
+    # writable stored query): run on the write connection, unwatched, so judged by the answer.
+    execute_write = db.execute_write
+
+    async def watched_execute_write(*args, **kwargs):
+        result = await execute_write(*args, **kwargs)
+        seen = _READ.get()
+        # (A result with columns is a RETURNING one; its rows are read once, by core, so not here.)
+        if seen is not None and getattr(result, "description", None) and (getattr(result, "rowcount", 0) or 0) > 0:
+            seen.setdefault(name, set()).add("returning")
+        return result
 
     db._execute_fn = watched_execute_fn
+    db.execute = watched_execute
+    db.execute_write = watched_execute_write
     db._taizhang_watched = True
 
 
@@ -106,6 +145,7 @@ def asgi_wrapper(datasette):
                 return await app(scope, receive, send)
             seen: dict[str, set[str]] = {}
             token = _READ.set(seen)
+            own_sql = _OWN_SQL.set(_own_sql(scope))
             status, body = {}, []
             write = ANSWERS_WITH_ROWS.match(scope["path"]) if scope["method"] == "POST" else None
 
@@ -120,6 +160,7 @@ def asgi_wrapper(datasette):
                 await app(scope, receive, watch)
             finally:
                 _READ.reset(token)
+                _OWN_SQL.reset(own_sql)
             code = status.get("code", 500)
             # Shown: a page, or a refusal that repeats values (a form's edit conflict); not a
             # redirect, and not an error page.

@@ -20,6 +20,9 @@ from taizhang.i18n import localise
 from taizhang.web import definition, language_of, may, resolve_actor
 
 INSERT_PATH = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)/-/insert$")
+# Core's /<db>/-/create with "replace" inserts into the table the body names, when it exists,
+# the same way (admins only, by create-table): the same rule.
+CREATE_PATH = re.compile(r"^/(?P<database>[^/]+)/-/create$")
 
 
 @hookimpl
@@ -30,7 +33,8 @@ def asgi_wrapper(datasette):
 
     def wrap(app):
         async def guarded(scope, receive, send):
-            match = INSERT_PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+            post = scope["type"] == "http" and scope["method"] == "POST"
+            match = (INSERT_PATH.match(scope["path"]) or CREATE_PATH.match(scope["path"])) if post else None
             if not match:
                 return await app(scope, receive, send)
             messages, size = [], 0
@@ -47,8 +51,9 @@ def asgi_wrapper(datasette):
             if not limit or size <= limit:
                 body = b"".join(m.get("body", b"") for m in messages)
                 request = Request(scope, receive)
+                table = match.groupdict().get("table")
                 refusal = await _refusal(datasette, request, tilde_decode(match["database"]),
-                                         tilde_decode(match["table"]), body)
+                                         tilde_decode(table) if table else None, body)
                 if refusal is not None:
                     return await refusal.asgi_send(send)
             # Not a replace, or too large: core answers it as it would.
@@ -59,14 +64,19 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-async def _refusal(datasette, request, database: str, table: str, body: bytes) -> Response | None:
-    """The answer refusing a replacing insert, or None to let core handle the request."""
+async def _refusal(datasette, request, database: str, table: str | None, body: bytes) -> Response | None:
+    """The answer refusing a replacing insert, or None to let core handle the request.
+    `table` is None for /-/create, which names it in the body."""
     try:
         data = json.loads(body)
     except ValueError:
         return None
     if not isinstance(data, dict) or not data.get("replace"):
         return None
+    if table is None:
+        table = data.get("table")
+        if not isinstance(table, str):
+            return None   # core explains it
     if database not in datasette.databases or not await datasette.get_database(database).table_exists(table):
         return None   # core's own 404
     actor = await resolve_actor(datasette, request)

@@ -9,6 +9,7 @@ from datasette import hookimpl
 from datasette.views.base import DatasetteError
 from datasette.utils.asgi import Request, Response
 
+from taizhang.messages import BUSY
 from taizhang.web import resolve_actor
 
 # Pages about the app itself — versions, plugins, settings, permissions debugging, the whole
@@ -66,16 +67,18 @@ def handle_exception(datasette, request, exception):
         return _refuse(request.path, 404, f"不支持的格式「.{fmt}」：可用的格式有 {known}（扩展名须小写）")
     # SQL that the request's parameters composed (a facet or sort on a column the table or
     # query does not have): SQLite refuses it after the permission checks ran.
-    # Only SQLITE_ERROR is a statement SQLite cannot run; a busy file is the server's moment, not
-    # the asker's mistake, and anything else (I/O, corruption) stays a 500 that gets looked at.
-    code = getattr(exception, "sqlite_errorcode", None)
+    # Only SQLite's SQL errors (SQLITE_ERROR: no such column, syntax) are the asker's: a busy
+    # database (a long import holding the write lock a page's search-index drain waits for) is
+    # the server's, said as such; a disk or corruption error stays a 500.
     if isinstance(exception, sqlite3.Error) and request.method in ("GET", "HEAD"):
-        if code == sqlite3.SQLITE_ERROR:
-            return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
-        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            response = _refuse(request.path, 503, "数据库正忙（正在写入或导入），请稍后重试")
+        code = getattr(exception, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            response = _refuse(request.path, 503, BUSY)
             response.headers["Retry-After"] = "2"
             return response
+        if primary in (None, sqlite3.SQLITE_ERROR):
+            return _refuse(request.path, 400, f"无法按此地址的参数查询（{exception}）：请检查 _facet、_sort 等参数中的列名")
     # A form body that is not UTF-8: core's post_vars() decodes it without asking.
     if isinstance(exception, UnicodeDecodeError):
         return _refuse(request.path, 400, "请求内容不是有效的 UTF-8 文本，请在浏览器中重新提交表单")

@@ -31,8 +31,8 @@ from taizhang import audit_guard, audit_head
 # _read_log: who read the confidential registers (only in files that hold one).
 from taizhang.audit_guard import CONTEXT, LOG, READ_LOG, SEAL
 from taizhang.audit_head import GENESIS, Head, Problem
-from taizhang.registers import Definition
-from taizhang.schema import TRIGGER_PREFIX, quote
+from taizhang.registers import Definition, load
+from taizhang.schema import TRIGGER_PREFIX, quote, triggers_sql
 # Columns the app maintains itself: a change to them alone is not a change to the record.
 UNAUDITED_COLUMNS = ("created_at", "updated_at")
 LOG_FIELDS = (
@@ -152,45 +152,80 @@ def triggers(conn: sqlite3.Connection, definition: Definition, database: str) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
-def begin(conn: sqlite3.Connection, who: Who) -> int:
+@dataclass(frozen=True)
+class Mark:
+    """Where a write began: the newest log row before it (`finish()` seals what came after — so
+    rows a shell wrote earlier are never sealed as the app's) and sqlite_sequence's rows for the
+    log and the seals, which no statement of the write may change (see `_sequences_kept`)."""
+
+    log_id: int
+    sequences: tuple
+
+
+def _sequences(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    rows = conn.execute(f"SELECT name, seq FROM {audit_guard.SEQUENCE} WHERE name IN (?, ?) ORDER BY name, seq",
+                        [LOG, SEAL])
+    return [tuple(row) for row in rows]   # Datasette's connections give sqlite3.Row
+
+
+def _sequences_kept(conn: sqlite3.Connection, mark: Mark) -> None:
+    """Refuse a write whose SQL changed the log's or the seals' counter: raised, verify would
+    report a cut tail that never was; lowered or removed, a cut tail would go unseen."""
+    if len(dict(mark.sequences)) != len(mark.sequences):
+        return   # a counter written twice before this write began: verify's to report, not the writer's
+    expected = dict(mark.sequences)
+    newest = conn.execute(f"SELECT max(id) FROM {LOG}").fetchone()[0] or 0
+    if newest > expected.get(LOG, 0):
+        expected[LOG] = newest   # the write's own log rows move the counter on, as SQLite does
+    if _sequences(conn) != sorted(expected.items()):
+        raise audit_guard.ProtectedTableRefused(audit_guard.Refusal("update", audit_guard.SEQUENCE))
+
+
+def begin(conn: sqlite3.Connection, who: Who) -> Mark:
     """Say who is writing and put the guard on; call inside the write's transaction (holding
-    the write lock), before the change. Returns the mark `finish()` seals after: the newest log
-    row before this transaction — so rows a shell wrote earlier are never sealed as the app's."""
+    the write lock), before the change. Returns the mark `finish()` seals after."""
     audit_guard.remove(conn)   # a guard left by a write that never finished
     conn.execute(
         f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note)"
         " VALUES (1, ?, ?, ?, ?, ?, ?)",
         [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note],
     )
-    mark = conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0]
+    mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.
-    audit_guard.install(conn, own_triggers(conn), may_log_reads=who.source == "app")
+    audit_guard.install(conn, *own_triggers(conn), may_log_reads=who.source == "app")
     return mark
 
 
-# file -> (connection id, schema version, the app's own audit triggers in it): one entry per file,
-# so short-lived connections (CLI, web imports) do not pile up. A schema change by anyone bumps
-# the version; SQLite itself re-reads the schema on the same signal.
-_own_triggers: dict[str, tuple[int, int, frozenset[str]]] = {}
+# file -> (connection id, schema version, the app's own triggers in it): one entry per file, so
+# short-lived connections (CLI, web imports) do not pile up. A schema change by anyone bumps the
+# version; SQLite itself re-reads the schema on the same signal.
+_own_triggers: dict[str, tuple[int, int, tuple[frozenset[str], frozenset[str]]]] = {}
 
 
-def own_triggers(conn: sqlite3.Connection) -> frozenset[str]:
-    """The audit triggers in the file whose SQL is exactly what `table_triggers` generates for
-    their table as it is now — not one planted or rewritten around the app."""
+def own_triggers(conn: sqlite3.Connection) -> tuple[frozenset[str], frozenset[str]]:
+    """(the audit triggers, every trigger) in the file whose SQL is exactly what the app generates
+    for its table as it is now — not one planted or rewritten around the app. The first alone may
+    write the log; only the second may write anything at all, so a planted trigger cannot make
+    the app's own audit triggers log (and seal, as the writer's) a change the writer never made."""
     version = conn.execute("PRAGMA schema_version").fetchone()[0]
     file = str(audit_head.path_of(conn))
     cached = _own_triggers.get(file)
     if cached and cached[:2] == (id(conn), version):
         return cached[2]
-    found = conn.execute(
-        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
-        [len(TRIGGER_PREFIX) + 6, f"{TRIGGER_PREFIX}audit_"]).fetchall()
+    found = conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    registers = load().registers
+    audit_expected: dict[str, str] = {}
     expected: dict[str, str] = {}
     for table in {t for _, t, _ in found if t not in audit_guard.LABELS}:
-        expected.update(table_triggers(conn, table))
-    own = frozenset(name for name, _, sql in found if expected.get(name) == sql)
-    _own_triggers[file] = (id(conn), version, own)
-    return own
+        audit_expected.update(table_triggers(conn, table))
+        if table in registers:
+            expected.update(triggers_sql(registers[table]))
+    expected.update(append_only_triggers())
+    expected.update(audit_expected)
+    audits = frozenset(name for name, _, sql in found if audit_expected.get(name) == sql)
+    every = frozenset(name for name, _, sql in found if expected.get(name) == sql)
+    _own_triggers[file] = (id(conn), version, (audits, every))
+    return audits, every
 
 
 def release(conn: sqlite3.Connection) -> audit_guard.Refusal | None:
@@ -198,12 +233,13 @@ def release(conn: sqlite3.Connection) -> audit_guard.Refusal | None:
     return audit_guard.remove(conn)
 
 
-def finish(conn: sqlite3.Connection, key: bytes, mark: int) -> audit_head.Advance | None:
+def finish(conn: sqlite3.Connection, key: bytes, mark: Mark) -> audit_head.Advance | None:
     """Take the guard off, forget who is writing and seal the log rows this transaction wrote;
     call before commit. Returns the head to record once committed (`Advance.apply`), if any."""
     audit_guard.remove(conn)
+    _sequences_kept(conn, mark)
     conn.execute(f"DELETE FROM {CONTEXT}")
-    head = seal(conn, key, mark)
+    head = seal(conn, key, mark.log_id)
     return audit_head.advance(conn, key, head) if head else None
 
 

@@ -32,6 +32,11 @@ from taizhang.schema import TRIGGER_PREFIX
 # The tables the guard protects, and what they are called in a refusal.
 LOG, SEAL, CONTEXT, READ_LOG = "_audit_log", "_audit_seal", "_audit_context", "_read_log"
 LABELS = {LOG: "审计日志", SEAL: "审计封存记录", CONTEXT: "审计上下文", READ_LOG: "保密台账查阅记录"}
+# sqlite_sequence's counters of the log and the seals are how verify finds a cut tail: the
+# authorizer cannot see which of its rows a statement writes (core's table transform rewrites a
+# register's), so audit.finish() compares those two rows with what the write should have left.
+SEQUENCE = "sqlite_sequence"
+SEQUENCE_LABEL = "审计日志的自增序号"
 
 _WRITES = {sqlite3.SQLITE_INSERT: "insert", sqlite3.SQLITE_UPDATE: "update", sqlite3.SQLITE_DELETE: "delete"}
 _DDL_ON_TABLE = {  # action -> (argument holding the table, kind)
@@ -62,9 +67,10 @@ class ProtectedTableRefused(sqlite3.DatabaseError):
 
     def __init__(self, refusal: Refusal):
         self.refusal = refusal
-        what = f"{LABELS[refusal.table]}（{refusal.table}）" if refusal.table else "审计记录"
+        label = SEQUENCE_LABEL if refusal.table == SEQUENCE else LABELS.get(refusal.table)
+        what = f"{label}（{refusal.table}）" if refusal.table else "审计记录"
         if refusal.kind == "foreign_trigger":
-            text = (f"不能写入{what}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
+            text = (f"不能写入{what if refusal.table else '数据'}：触发器 {refusal.trigger} 不是应用生成的，或已在应用之外被改动。"
                     "请管理员检查数据库是否被人改动，并运行 taizhang init 重建应用的触发器")
         else:
             text = (f"不能{VERBS[refusal.kind]}：{what}只能由应用在每次写入时自动记录，"
@@ -75,8 +81,10 @@ class ProtectedTableRefused(sqlite3.DatabaseError):
 class Guard:
     """The authorizer of one write: the first refusal is kept, to be explained afterwards."""
 
-    def __init__(self, audit_triggers: frozenset[str] = frozenset(), may_log_reads: bool = False):
+    def __init__(self, audit_triggers: frozenset[str] = frozenset(), app_triggers: frozenset[str] = frozenset(),
+                 may_log_reads: bool = False):
         self.audit_triggers = audit_triggers   # the app's own, as generated: they alone write the log
+        self.app_triggers = app_triggers | audit_triggers   # all the app's own: the only ones that write
         self.may_log_reads = may_log_reads
         self.refused: Refusal | None = None
 
@@ -89,6 +97,10 @@ class Guard:
 
     def _refusal(self, action, arg1, arg2, trigger) -> Refusal | None:
         if action in _WRITES:
+            if trigger is not None and trigger not in self.app_triggers:
+                # A planted trigger writing a register would have the app's audit trigger log its
+                # change as the writer's, sealed: no trigger but the app's own writes anything.
+                return Refusal("foreign_trigger", arg1 if arg1 in LABELS else None, trigger)
             if arg1 not in LABELS:
                 return None
             if action == sqlite3.SQLITE_INSERT and arg1 == LOG and trigger is not None:
@@ -118,8 +130,9 @@ class Guard:
 _guards: dict[int, Guard] = {}
 
 
-def install(conn: sqlite3.Connection, audit_triggers: frozenset[str], may_log_reads: bool = False) -> Guard:
-    guard = _guards[id(conn)] = Guard(audit_triggers, may_log_reads)
+def install(conn: sqlite3.Connection, audit_triggers: frozenset[str], app_triggers: frozenset[str] = frozenset(),
+            may_log_reads: bool = False) -> Guard:
+    guard = _guards[id(conn)] = Guard(audit_triggers, app_triggers, may_log_reads)
     conn.set_authorizer(guard)
     return guard
 

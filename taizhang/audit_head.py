@@ -20,6 +20,7 @@ already has seals — each of those would erase the evidence; verify keeps repor
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -135,13 +136,29 @@ class Advance:
     head: Head
 
     def apply(self, key: bytes) -> None:
-        try:
-            recorded = read(self.path, key)
-        except HeadForged:
-            return
-        if recorded is not None and recorded.seal_id >= self.head.seal_id:
-            return   # another writer recorded a later seal already
-        write(self.path, key, self.head)
+        # Read, compare and replace under one lock: two writers finishing together (two of the
+        # server's executor threads, or the server and the CLI) must not both read the old head
+        # and the later seal's be overwritten by the earlier one's.
+        with _locked(self.path.parent):
+            try:
+                recorded = read(self.path, key)
+            except HeadForged:
+                return
+            if recorded is not None and recorded.seal_id >= self.head.seal_id:
+                return   # another writer recorded a later seal already
+            write(self.path, key, self.head)
+
+
+@contextlib.contextmanager
+def _locked(folder: pathlib.Path):
+    """An exclusive lock on the folder holding the head files, across threads and processes
+    (flock on a descriptor of its own each time; the folder, as the head file is replaced)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def advance(conn: sqlite3.Connection, key: bytes, head: Head) -> Advance | None:

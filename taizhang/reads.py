@@ -5,7 +5,9 @@ typed by a user), so no caller has to remember to say it read something.
 `watched(fn, tables, seen)` runs `fn(conn)` with an authorizer that notes, in the set `seen`,
 the confidential tables whose columns were read, and only when the call returned rows of
 values: a filter that matched nothing, or a count (the table page's "12 rows", also under a
-filter), shows nothing confidential."""
+filter), shows nothing confidential. Not so for SQL the reader wrote: there a "count" can carry a
+value (`select unicode(scope) + 0*count(*) …`) and a filtered one is an oracle, so the caller says
+(`counts_show_nothing=False`) when any result that read confidential columns counts as shown."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def _returned_rows(result) -> bool:
         return True   # something built from what was read (a workbook, an object)
 
 
-def watched(fn: Callable, tables: set[str], seen: set[str]) -> Callable:
+def watched(fn: Callable, tables: set[str], seen: set[str], counts_show_nothing: bool = True) -> Callable:
     lowered = {t.lower() for t in tables}
 
     def run(conn: sqlite3.Connection):
@@ -63,7 +65,7 @@ def watched(fn: Callable, tables: set[str], seen: set[str]) -> Callable:
             result = fn(conn)
         finally:
             conn.set_authorizer(None)
-        if read and _returned_rows(result) and not (counted and _is_a_count(result)):
+        if read and _returned_rows(result) and not (counts_show_nothing and counted and _is_a_count(result)):
             seen.update(read)
         return result
 

@@ -142,6 +142,36 @@ async def test_a_head_behind_the_database_is_no_alarm(ads, empty_data_dir):
     assert _verify(empty_data_dir) == []
 
 
+def test_two_writers_recording_heads_together_keep_the_later(empty_data_dir, monkeypatch):
+    """The earlier seal's writer has read the head file when the later one records its own:
+    the head must not go back to the earlier seal (it would hide the later seal's removal)."""
+    import threading
+    path = audit_head.path_for(empty_data_dir.database("ops"))
+    key = audit.key_from_secret(empty_data_dir.secret())
+    audit_head.write(path, key, audit_head.Head(4, 40, "d" * 64))
+    earlier = audit_head.Advance(path, audit_head.Head(5, 50, "e" * 64))
+    later = audit_head.Advance(path, audit_head.Head(6, 60, "f" * 64))
+    has_read, later_done = threading.Event(), threading.Event()
+    read = audit_head.read
+
+    def slow_read(p, k):
+        head = read(p, k)
+        if threading.current_thread().name == "earlier":
+            has_read.set()
+            later_done.wait(2)   # the later writer's whole record, if nothing holds it back
+        return head
+
+    monkeypatch.setattr(audit_head, "read", slow_read)
+    first = threading.Thread(target=earlier.apply, args=[key], name="earlier")
+    first.start()
+    has_read.wait(10)
+    second = threading.Thread(target=lambda: (later.apply(key), later_done.set()))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert audit_head.read(path, key) == later.head
+
+
 @pytest.mark.asyncio
 async def test_a_forged_or_missing_head_is_reported(ads, empty_data_dir):
     await _insert(ads, "甲")
@@ -178,6 +208,10 @@ GUARDED_SQL = [
     ("hr", "insert into _read_log (kind, path) values ('table', '/x')"),
     ("hr", "update _read_log set actor = 'x'"),
     ("hr", "delete from _read_log"),
+    # the counters verify finds a cut tail by: raised, a false alarm; removed, a cut tail unseen
+    ("ops", "update sqlite_sequence set seq = 1000 where name = '_audit_log'"),
+    ("ops", "delete from sqlite_sequence where name = '_audit_seal'"),
+    ("ops", "insert into sqlite_sequence (name, seq) values ('_audit_seal', 99)"),
 ]
 # … and DDL, which core already refuses before running it (403: no drop-table / alter-table on these
 # tables, trigger DDL and pragmas unsupported); the guard refuses it too (test below).
@@ -291,6 +325,24 @@ async def test_a_trigger_planted_by_the_owner_cannot_forge_sealed_rows(ads, empt
     assert result.exit_code != 0 and "触发器 planted 不是应用生成的" in result.output, result.output
     assert not isinstance(result.exception, sqlite3.Error)
     assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["planted", "tz_partners_updated_at"])
+async def test_a_planted_trigger_cannot_write_a_register_under_the_writers_name(ads, empty_data_dir, name):
+    """A planted trigger that writes a register (not the log) would have the app's own audit
+    trigger record that change as the writer's, sealed: it is refused like one writing the log."""
+    await _insert(ads, "甲")
+    shell = _shell(empty_data_dir)
+    if name.startswith("tz_"):
+        shell.execute(f"DROP TRIGGER {name}")
+    shell.execute(f"CREATE TRIGGER {name} AFTER INSERT ON partners WHEN NEW.name = '乙' BEGIN"
+                  " INSERT INTO partners (name) VALUES ('伪造'); END")
+    r = await ads.client.post("/ops/partners/-/insert", json={"row": {"name": "乙"}}, actor=ADMIN)
+    assert r.status_code == 400 and f"触发器 {name} 不是应用生成的" in r.json()["errors"][0], r.text
+    assert shell.execute("SELECT count(*) FROM partners WHERE name = '伪造'").fetchone()[0] == 0
+    assert shell.execute("SELECT count(*) FROM _audit_log").fetchone()[0] == 1
+    assert _verify(empty_data_dir) == []
 
 
 @pytest.mark.asyncio

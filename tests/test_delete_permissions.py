@@ -111,6 +111,20 @@ async def test_a_replacing_partial_row_is_refused_not_blanked(empty_ds, empty_da
 
 
 @pytest.mark.asyncio
+async def test_a_replacing_partial_row_through_create_is_refused_not_blanked(empty_ds, empty_data_dir):
+    """Core's /<db>/-/create with "replace" inserts into an existing table the same way."""
+    admin = {"id": "a", "roles": ["admin"]}
+    await _seed_partners(empty_ds, admin)
+    before = _partners(empty_data_dir)
+    r = await empty_ds.client.post("/ops/-/create", json={
+        "table": "partners", "pk": "id", "rows": [{"id": 1, "name": "甲公司", "category": "媒体"}], "replace": True},
+        actor=admin)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0].startswith("第 1 行缺少字段：联系人、")
+    assert _partners(empty_data_dir) == before
+
+
+@pytest.mark.asyncio
 async def test_upsert_of_a_partial_row_keeps_the_columns_it_did_not_send(empty_ds, empty_data_dir):
     """Core is already right here (sqlite-utils' INSERT … ON CONFLICT(id) DO UPDATE of the sent
     columns): an editor's upsert needs no delete right and blanks nothing. SQLite checks NOT NULL

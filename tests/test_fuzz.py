@@ -253,3 +253,33 @@ def test_sqlite_errors_are_told_apart_by_their_code(code, status):
     assert (response and response.status) == status
     if status == 503:
         assert response.headers["Retry-After"] and "稍后重试" in json.loads(response.body)["error"]
+
+
+def _real_busy_error(tmp_path) -> sqlite3.OperationalError:
+    """The error SQLite raises when another connection holds the write lock."""
+    holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiter = sqlite3.connect(tmp_path / "busy.db", timeout=0)
+    try:
+        waiter.execute("SELECT * FROM t")
+    except sqlite3.OperationalError as ex:
+        return ex
+    finally:
+        holder.close()
+        waiter.close()
+    raise AssertionError("no busy error")
+
+
+@pytest.mark.asyncio
+async def test_a_busy_database_on_a_page_is_the_servers_not_the_askers(empty_ds, tmp_path, monkeypatch):
+    """Only SQL errors are the asker's (400 naming the parameters): busy is said as busy, 503."""
+    busy = _real_busy_error(tmp_path)
+    db = empty_ds.get_database("ops")
+
+    async def refused(*args, **kwargs):
+        raise busy
+
+    monkeypatch.setattr(db, "execute", refused)
+    response = await empty_ds.client.get("/ops/partners.json", actor=ADMIN)
+    assert response.status_code == 503 and "暂时被占用" in response.json()["error"], response.text

@@ -153,6 +153,37 @@ async def test_pages_showing_no_agreement_log_nothing(rds, path, who):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("path", [
+    # a value smuggled out as a "count"
+    f"/hr/-/query.json?sql=select+unicode(scope)+%2B+0*count(*)+from+{CA}",
+    f"/hr/-/query?%73ql=select+unicode(scope)+%2B+0*count(*)+from+{CA}",
+    # an integer column behind a count, and a filtered count asking whether a value is there
+    f"/hr/-/query?sql=select+id+from+{CA}+where+(select+count(*)+from+{CA})+>+0+limit+1",
+    f"/hr/-/query?sql=select+count(*)+from+{CA}+where+scope+%3D+'客户名单'",
+    f"/hr/{CA}.json?_size=0&_where=unicode(scope)%3D23458",
+])
+async def test_sql_the_reader_wrote_is_logged_even_when_it_answers_a_count(rds, path):
+    rows, response = await _new_rows(rds, rds.client.get(path, actor=HR))
+    assert response.status_code == 200, response.text
+    assert len(rows) == 1 and rows[0][:2] == ("test-hr", "hr"), rows
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("as_json", [True, False])
+async def test_sql_writes_answering_with_returned_rows_are_logged(rds, as_json):
+    """An admin's execute-write with RETURNING shows the rows it wrote (JSON or the HTML form)."""
+    sql = f"update {CA} set notes = notes returning agreement_no, scope"
+    body = {"json": {"sql": sql}} if as_json else {"data": {"sql": sql}}
+    rows, response = await _new_rows(rds, rds.client.post("/hr/-/execute-write", actor=ADMIN, **body))
+    assert response.status_code == 200 and "BM-1" in response.text, response.text
+    assert rows == [("test-admin", "admin", "sql", "/hr/-/execute-write")]
+    # without RETURNING nothing is shown, and nothing logged
+    rows, response = await _new_rows(rds, rds.client.post(
+        "/hr/-/execute-write", json={"sql": f"update {CA} set notes = notes"}, actor=ADMIN))
+    assert response.status_code == 200 and rows == []
+
+
+@pytest.mark.asyncio
 async def test_a_redirect_after_saving_logs_nothing(rds):
     data = {"agreement_no": "BM-3", "party_kind": "其他", "party_name": "某人", "signed_on": "2024-02-01"}
     rows, response = await _new_rows(rds, rds.client.post(f"/-/form/hr/{CA}", data=data, actor=HR))
