@@ -8,7 +8,8 @@ import json
 import urllib.parse
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+
+from taizhang.web import refusal
 
 SHOWN = 40   # characters of a value quoted back
 
@@ -60,10 +61,6 @@ def _problem(name: str, value: str) -> str | None:
 JSON_OBJECT_PAGES = {"/-/allow-debug": ("actor", "allow")}
 # Core compares the root login token with secrets.compare_digest, which fails on non-ASCII text.
 ASCII_PAGES = {"/-/auth-token": ("token",)}
-def _refuse(path: str, message: str) -> Response:
-    if path.endswith(".json"):
-        return Response.json({"ok": False, "error": message, "errors": [message], "status": 400}, status=400)
-    return Response.text(message, status=400)
 
 
 @hookimpl
@@ -81,7 +78,7 @@ def asgi_wrapper(datasette):
                 if message is None and path in ASCII_PAGES:
                     message = next((f"参数 {n} 无效" for n, v in pairs if n in ASCII_PAGES[path] and not v.isascii()), None)
                 if message:
-                    return await _refuse(path, message).asgi_send(send)
+                    return await refusal(path, 400, message).asgi_send(send)
             await app(scope, receive, send)
 
         return check_params

@@ -8,6 +8,7 @@ import concurrent.futures
 from urllib.parse import urlsplit
 
 from datasette.resources import TableResource
+from datasette.utils.asgi import Response
 from datasette.tokens import TokenInvalid
 from itsdangerous import BadSignature
 
@@ -146,3 +147,11 @@ def safe_next(datasette, value: str | None) -> str:
     if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith(("//", "/\\")):
         return default
     return value
+
+
+def refusal(path: str, status: int, message: str) -> Response:
+    """A request refused before any view ran: JSON (core's error shape) for a .json path, else
+    the sentence as text."""
+    if path.endswith(".json"):
+        return Response.json({"ok": False, "error": message, "errors": [message], "status": status}, status=status)
+    return Response.text(message, status=status)
