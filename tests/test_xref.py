@@ -244,3 +244,11 @@ async def test_every_role_and_write_path_keeps_the_keys_and_leaks_no_agreement(d
     assert answers["manager", "api update", "employees"] == answers["editor", "api update", "partners"] == 400
     assert answers["hr", "api delete", "employees"] == answers["admin", "execute-write", "partners"] == 400
     assert answers["viewer", "api update", "partners"] == 403
+
+
+@pytest.mark.asyncio
+async def test_the_refusal_is_said_in_english_on_english_pages(ds):
+    page = await ds.client.post("/-/form/ops/employees/1", data={"employee_no": "00099", "name": "张伟"},
+                                actor=MANAGER, cookies={"tz_lang": "en"})
+    assert "This Employees record (Employee no. “00012”) is named by 3 Confidentiality agreements record(s)" in page.text
+    assert EMPLOYEE_REFUSAL not in page.text
