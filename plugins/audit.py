@@ -69,6 +69,8 @@ def who(datasette, database: str, request) -> audit.Who:
         source=source,
         request_path=path,
         note=request.scope.get("taizhang.audit_note"),
+        employee_no=actor.get("employee_no"),
+        roles=tuple(roles),
     )
 
 

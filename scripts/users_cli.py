@@ -46,7 +46,7 @@ def _user_command(fn):
     return wrapper
 
 
-ROLE = click.Choice(list(load().roles))
+ROLE = click.Choice([r for r in load().roles if r not in load().derived_roles])
 
 
 @user.command(name="add")

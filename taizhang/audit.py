@@ -79,10 +79,20 @@ CREATE TABLE IF NOT EXISTS {CONTEXT} (
   source TEXT NOT NULL,
   batch_id TEXT,
   request_path TEXT,
-  note TEXT
+  note TEXT,
+  employee_id INTEGER,
+  roles TEXT
 )
 """.split(";") if s.strip()]
 APPEND_ONLY_MESSAGE = "审计日志只能追加，不能修改或删除"
+
+
+def upgrade_context(conn: sqlite3.Connection) -> None:
+    """A file made before the context knew the writer's employee and roles gets the new table;
+    it holds no row between writes, so it is simply made again."""
+    columns = [r[1] for r in conn.execute(f"PRAGMA table_info({CONTEXT})")]
+    if columns and "roles" not in columns:
+        conn.execute(f"DROP TABLE {CONTEXT}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,14 @@ class Who:
     request_path: str | None = None
     batch_id: str | None = None
     note: str | None = None
+    # For the workflow triggers (taizhang/workflow.py): the writer's employee (employees.employee_no)
+    # and every role they hold, derived ones included; `role` alone when not given.
+    employee_no: str | None = None
+    roles: tuple[str, ...] | None = None
+
+    @property
+    def all_roles(self) -> tuple[str, ...]:
+        return tuple(self.roles) if self.roles is not None else ((self.role,) if self.role else ())
 
 
 def append_only_triggers() -> dict[str, str]:
@@ -185,10 +203,17 @@ def begin(conn: sqlite3.Connection, who: Who) -> Mark:
     """Say who is writing and put the guard on; call inside the write's transaction (holding
     the write lock), before the change. Returns the mark `finish()` seals after."""
     audit_guard.remove(conn)   # a guard left by a write that never finished
+    employee_id = None
+    if who.employee_no and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'employees'").fetchone():
+        found = conn.execute("SELECT id FROM employees WHERE employee_no = ?", [who.employee_no]).fetchone()
+        employee_id = found[0] if found else None
+    # Roles as ',a,b,': the workflow triggers look for ',role,' with instr().
+    roles = "," + ",".join(who.all_roles) + "," if who.all_roles else None
     conn.execute(
-        f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note)"
-        " VALUES (1, ?, ?, ?, ?, ?, ?)",
-        [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note],
+        f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note, employee_id, roles)"
+        " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note, employee_id, roles],
     )
     mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.

@@ -62,7 +62,9 @@ class DataDir:
         return self.secret_path.read_text().strip()
 
     def users(self, definition: Definition | None = None) -> UserStore:
-        return UserStore(self.users_path, (definition or load()).roles)
+        definition = definition or load()
+        # Derived roles (department_head) follow from the registers and are never given by hand.
+        return UserStore(self.users_path, [r for r in definition.roles if r not in definition.derived_roles])
 
     def connect(self, name: str) -> sqlite3.Connection:
         return connect(self.database(name))

@@ -48,6 +48,7 @@ def sync(conn: sqlite3.Connection, definition: Definition, database: str) -> lis
     """(Re)create what derives from the definition — queues, indexes, search tables and
     triggers — so that a changed definition never leaves a stale trigger. Returns what changed."""
     changed = []
+    audit.upgrade_context(conn)
     for sql in [*QUEUES_SQL, *audit.SCHEMA_STATEMENTS]:
         conn.execute(sql)
     existing = {

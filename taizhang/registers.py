@@ -17,7 +17,7 @@ from taizhang.chinese import spellings, to_traditional
 
 DEFINITION_PATH = pathlib.Path(__file__).resolve().parent.parent / "db" / "registers.yml"
 
-COLUMN_TYPES = {"text", "int", "real", "date", "bool", "enum", "fk", "period", "time"}
+COLUMN_TYPES = {"text", "int", "real", "date", "datetime", "bool", "enum", "fk", "period", "time"}
 # Every register also has these, kept by the database (see taizhang/schema.py).
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at")
 ACTIONS = ("read", "write", "delete")
@@ -73,6 +73,72 @@ class Column:
         return lookup
 
 
+# People a workflow or a reminder names besides roles: the row's owner, the head of the owner's
+# department, or (any other word) an employees column of the row.
+OWNER = "owner"
+DEPARTMENT_HEAD = "department_head"
+# Row-level presets besides an employees column: the owner's rows, the departments one heads.
+OWN = "own"
+DEPARTMENT = "department"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A transition's condition: SQL over the row's columns, and what it means for people."""
+
+    sql: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str            # the button's word: 提交, 通过, 退回 …
+    source: str            # one state it leaves (a definition's `from: [a, b]` is two transitions)
+    target: str
+    by: tuple[str, ...]    # people (see OWNER / DEPARTMENT_HEAD) and role names
+    when: Condition | None = None
+    comment: bool = False  # a comment is required (退回、驳回 say why)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    column: str
+    initial: tuple[str, ...]
+    create_by: tuple[str, ...]
+    edit_states: tuple[str, ...]
+    edit_by: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+
+    def leaving(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if t.source == state]
+
+    @property
+    def states(self) -> list[str]:
+        seen = [*self.initial, *(s for t in self.transitions for s in (t.source, t.target))]
+        return list(dict.fromkeys(seen))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after_hours: float
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Due:
+    """One deadline rule. Either `at` (SQL for a date or datetime of the row, bare column names)
+    while `active` holds, or `state` + `hours`: due that long after the row entered the state."""
+
+    label: str
+    at: str | None
+    state: str | None
+    hours: float | None
+    active: str | None              # SQL condition over the row (a `while:` state list becomes IN (...))
+    remind: tuple[str, ...]
+    before_hours: float
+    escalate: tuple[Escalation, ...]
+
+
 @dataclass(frozen=True)
 class Register:
     name: str
@@ -95,6 +161,15 @@ class Register:
     derive: dict = field(default_factory=dict)
     seed: tuple[dict, ...] = ()
     name_synonyms: dict = field(default_factory=dict)
+    # The processes (see the header of db/registers.yml).
+    owner: str | None = None
+    personal: bool = False
+    rows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    workflow: Workflow | None = None
+    due: tuple[Due, ...] = ()
+    parent: str | None = None          # the fk column whose row this one is a child of (added in place there)
+    rollup: tuple[dict, ...] = ()      # {into, via, column, max}: a parent's column kept from its children
+    on_transition: tuple[dict, ...] = ()
 
     @property
     def label_hant(self) -> str:
@@ -156,9 +231,27 @@ class Definition:
     def sql_write_roles(self) -> list[str]:
         return [role for role in self.roles if self.access[role].get("sql_write")]
 
+    @property
+    def derived_roles(self) -> list[str]:
+        """Roles no one is given by hand (department_head: from departments.manager_id)."""
+        return [role for role, spec in self.roles.items() if spec.get("derived")]
+
+    def row_scope(self, roles, register: str) -> tuple[str, ...] | None:
+        """The row-level presets a login with these roles reads a register through: None for
+        every row (some role of theirs reads it unnarrowed), () for none at all."""
+        reg = self.registers[register]
+        scopes: list[str] = []
+        for role in roles or ():
+            if role not in self.access or register not in self.grants(role, "read"):
+                continue
+            if role not in reg.rows:
+                return None
+            scopes += reg.rows[role]
+        return tuple(dict.fromkeys(scopes))
+
     def _register_group(self, item: str) -> set[str]:
         everything = set(self.registers)
-        operational = {n for n, r in self.registers.items() if not r.confidential}
+        operational = {n for n, r in self.registers.items() if not r.confidential and not r.personal}
         groups = {
             "all": everything,
             "operational": operational,
@@ -184,6 +277,10 @@ def normalise_token(value: str) -> str:
 
 # The keys a column may have: anything else is a typo or a YAML slip (an unquoted comma in a
 # flow mapping starts a new key), refused rather than silently dropped.
+REGISTER_KEYS = {"database", "label", "en", "reference", "purpose", "natural_key", "label_column", "picker_detail",
+                 "sort", "sort_desc", "facets", "search", "confidential", "checks", "cross_references", "derive",
+                 "seed", "name_synonyms", "columns", "owner", "personal", "rows", "workflow", "due", "parent",
+                 "rollup", "on_transition"}
 COLUMN_KEYS = {"type", "label", "en", "required", "unique", "references", "min", "max", "format", "not_before",
                "open_ended", "money", "long", "markdown", "help", "values", "header_synonyms"}
 
@@ -221,7 +318,67 @@ def _column(name: str, spec: dict, booleans: dict) -> Column:
     )
 
 
+def _listed(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def _workflow(name: str, spec: dict | None, columns: dict[str, Column]) -> Workflow | None:
+    if not spec:
+        return None
+    column = spec["column"]
+    if column not in columns or columns[column].type != "enum":
+        raise DefinitionError(f"{name}.workflow.column must be an enum column, not {column!r}")
+    transitions = []
+    for t in spec["transitions"]:
+        when = t.get("when")
+        for source in _listed(t["from"]):
+            transitions.append(Transition(
+                action=t["action"], source=source, target=str(t["to"]), by=_listed(t["by"]),
+                when=Condition(when["sql"], when["label"]) if when else None, comment=bool(t.get("comment"))))
+    pairs = [(t.source, t.target) for t in transitions]
+    if len(pairs) != len(set(pairs)) and any(t.when is None for t in transitions if pairs.count((t.source, t.target)) > 1):
+        raise DefinitionError(f"{name}.workflow: two transitions between the same states need conditions")
+    edit = spec.get("edit") or {}
+    flow = Workflow(column=column, initial=_listed(spec["initial"]), create_by=_listed(spec.get("create_by")),
+                    edit_states=_listed(edit.get("states")), edit_by=_listed(edit.get("by")),
+                    transitions=tuple(transitions))
+    unknown = set(flow.states) - set(columns[column].values)
+    if unknown:
+        raise DefinitionError(f"{name}.workflow names states that are not values of {column}: {sorted(unknown)!r}")
+    return flow
+
+
+def _due(name: str, specs, columns: dict[str, Column], state_column: str) -> tuple[Due, ...]:
+    rules = []
+    for spec in specs or ():
+        hours = spec.get("hours", 24 * spec["days"] if "days" in spec else None)
+        active = spec.get("while")
+        if isinstance(active, list):
+            active = f"{state_column} IN ({_sql_list(active)})"
+        state = spec.get("state")
+        if (spec.get("at") is None) == (state is None):
+            raise DefinitionError(f"{name}.due: give either at: or state: (with hours/days)")
+        if state is not None and hours is None:
+            raise DefinitionError(f"{name}.due for state {state!r} needs hours: or days:")
+        escalate = tuple(
+            Escalation(e.get("after_hours", 24 * e.get("after_days", 0)), _listed(e["to"]))
+            for e in spec.get("escalate") or ())
+        label = spec.get("label") or (f"「{state}」待处理" if state else columns[spec["at"]].label if spec["at"] in columns else "到期")
+        rules.append(Due(label=label, at=spec.get("at"), state=state, hours=hours, active=active,
+                         remind=_listed(spec["remind"]), before_hours=24 * spec.get("before_days", 0),
+                         escalate=escalate))
+    return tuple(rules)
+
+
 def _register(name: str, spec: dict, booleans: dict) -> Register:
+    if unknown := set(spec) - REGISTER_KEYS:
+        raise DefinitionError(f"register {name}: unknown keys {sorted(unknown)!r}")
     columns = {c: _column(c, s, booleans) for c, s in spec["columns"].items()}
     for key in spec["natural_key"]:
         if key in columns and columns[key].type == "text":
@@ -247,6 +404,14 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         derive=spec.get("derive") or {},
         seed=tuple(spec.get("seed") or ()),
         name_synonyms=spec.get("name_synonyms") or {},
+        owner=spec.get("owner"),
+        personal=bool(spec.get("personal")),
+        rows={role: _listed(presets) for role, presets in (spec.get("rows") or {}).items()},
+        workflow=_workflow(name, spec.get("workflow"), columns),
+        due=_due(name, spec.get("due"), columns, (spec.get("workflow") or {}).get("column", "status")),
+        parent=spec.get("parent"),
+        rollup=tuple(spec.get("rollup") or ()),
+        on_transition=tuple(spec.get("on_transition") or ()),
     )
     named = set(columns) | set(SYSTEM_COLUMNS)
     if reg.picker_detail and reg.picker_detail not in named:
@@ -255,7 +420,38 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         for col in getattr(reg, attr):
             if col not in named:
                 raise DefinitionError(f"{name}.{attr} names unknown column {col!r}")
+    for attr in ("owner", "parent"):
+        col = getattr(reg, attr)
+        if col and (col not in columns or columns[col].type != "fk"):
+            raise DefinitionError(f"{name}.{attr} must be a reference column, not {col!r}")
+    if reg.owner and columns[reg.owner].references != "employees":
+        raise DefinitionError(f"{name}.owner must reference employees")
     return reg
+
+
+def _check_people(definition: Definition) -> None:
+    """Every person a workflow, row rule or reminder names is a role, owner, department_head
+    or an employees column of the register."""
+    for reg in definition.registers.values():
+        people_columns = {c.name for c in reg.foreign_keys if c.references == "employees"}
+        named = []
+        if reg.workflow:
+            flow = reg.workflow
+            named += [*flow.create_by, *flow.edit_by, *(p for t in flow.transitions for p in t.by)]
+        for rule in reg.due:
+            named += [*rule.remind, *(p for e in rule.escalate for p in e.to)]
+        for word in named:
+            if word in definition.roles or word in people_columns or (word in (OWNER, DEPARTMENT_HEAD) and reg.owner):
+                continue
+            raise DefinitionError(f"{reg.name}: {word!r} is not a role, owner, department_head or employees column")
+        for role, presets in reg.rows.items():
+            if role not in definition.roles:
+                raise DefinitionError(f"{reg.name}.rows: unknown role {role!r}")
+            for preset in presets:
+                if preset not in (OWN, DEPARTMENT) and preset not in people_columns:
+                    raise DefinitionError(f"{reg.name}.rows.{role}: {preset!r} is not own, department or an employees column")
+                if preset in (OWN, DEPARTMENT) and not reg.owner:
+                    raise DefinitionError(f"{reg.name}.rows.{role}: {preset} needs the register's owner:")
 
 
 def parse(data: dict) -> Definition:
@@ -282,6 +478,7 @@ def parse(data: dict) -> Definition:
     for role in definition.roles:
         for action in ACTIONS:
             definition.grants(role, action)  # raises on unknown names
+    _check_people(definition)
     return definition
 
 

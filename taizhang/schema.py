@@ -77,6 +77,14 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str, list[str]]]:
                 f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]' AND date({c}, '+0 days') = {c}",
             )
         )
+    elif col.type == "datetime":
+        checks.append(
+            (
+                f"{label}必须是有效的日期时间（YYYY-MM-DD HH:MM）",
+                f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]'"
+                f" AND strftime('%Y-%m-%d %H:%M', {c}) = {c}",
+            )
+        )
     elif col.type == "period":
         checks.append(
             (

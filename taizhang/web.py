@@ -12,6 +12,7 @@ from datasette.utils.asgi import Response
 from datasette.tokens import TokenInvalid
 from itsdangerous import BadSignature
 
+from taizhang import people
 from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
@@ -82,7 +83,7 @@ async def actor_for(datasette, request) -> dict | None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         user = user_store(datasette).session_user(token)
-        return user.actor() if user else None
+        return await _with_derived_roles(datasette, user.actor()) if user else None
     authorization = request.headers.get("authorization", "")
     if not authorization.startswith("Bearer "):
         return None
@@ -92,7 +93,15 @@ async def actor_for(datasette, request) -> dict | None:
     user = user_store(datasette).get(actor["id"])
     if user is None:
         raise TokenInvalid("令牌的所有者已不存在")
-    return {**actor, **user.actor()}
+    return await _with_derived_roles(datasette, {**actor, **user.actor()})
+
+
+async def _with_derived_roles(datasette, actor: dict) -> dict:
+    """department_head and the like, from the registers as they are now (taizhang/people.py)."""
+    if not actor.get("employee_no"):
+        return actor
+    database = definition().registers["employees"].database
+    return await datasette.get_database(database).execute_fn(lambda conn: people.with_derived_roles(conn, actor))
 
 
 async def resolve_actor(datasette, request) -> dict | None:
