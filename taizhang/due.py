@@ -45,12 +45,17 @@ def levels(rule: Due) -> list[Level]:
             *(Level(k, e.after_hours, e.to) for k, e in enumerate(rule.escalate, start=1))]
 
 
+def offset(local: datetime.datetime) -> str:
+    """The zone's offset from UTC as an SQLite modifier ('+480 minutes')."""
+    delta = local.utcoffset() or datetime.timedelta(0)
+    return f"{int(delta.total_seconds() // 60):+d} minutes"
+
+
 def params(now: datetime.datetime | None = None) -> dict[str, str]:
     """The SQL's time parameters, for now (or an aware instant)."""
     local = clock.now(now)
-    offset = local.utcoffset() or datetime.timedelta(0)
     return {"_tz_today": local.date().isoformat(), "_tz_now": local.strftime("%Y-%m-%d %H:%M"),
-            "_tz_offset": f"{int(offset.total_seconds() // 60):+d} minutes"}
+            "_tz_offset": offset(local)}
 
 
 def is_role(definition: Definition, reg: Register, word: str) -> bool:
@@ -123,7 +128,8 @@ def items_sql(definition: Definition, reg: Register, number: int) -> str:
 def _late_sql() -> str:
     """How late an overdue item is, for people: days for a date, hours (or days) otherwise."""
     days = "CAST(julianday(:_tz_today) - julianday(due_value) AS INTEGER)"
-    hours = "CAST((julianday(:_tz_now) - julianday(due_at)) * 24 AS INTEGER)"
+    # whole minutes first: julianday's floating point makes an hour 0.99999… hours
+    hours = "(CAST(round((julianday(:_tz_now) - julianday(due_at)) * 1440) AS INTEGER) / 60)"
     return (f"CASE WHEN :_tz_now < due_at THEN NULL WHEN date_only THEN {days} || ' 天'"
             f" WHEN {hours} >= 48 THEN ({hours} / 24) || ' 天' ELSE {hours} || ' 小时' END")
 
