@@ -95,34 +95,58 @@ def _entered_sql(reg: Register, rule: Due) -> str:
             f" ORDER BY l.id DESC LIMIT 1), t.created_at)")
 
 
-def items_sql(definition: Definition, reg: Register, number: int) -> str:
-    """The rows one rule applies to now, each with its deadline, when each level starts and the
-    employees.id of each person it names (person_<word>)."""
+def items_sql(definition: Definition, reg: Register, number: int, only: str | None = None) -> str:
+    """The rows one rule applies to now (and, given `only`, a condition on row t, those
+    rows), each with its deadline, when each level starts and the employees.id of each person
+    it names (person_<word>). Each step is MATERIALIZED: inlined, the deadline's expression
+    would be computed again for every use of it."""
     rule = reg.due[number]
     state_column = quote(reg.workflow.column if reg.workflow else "status")
     if rule.at:
         value = f"({rule.at})"
-        due_at = (f"CASE WHEN length({value}) = 10 THEN strftime('%Y-%m-%d %H:%M', {value}, '+1 day')"
-                  f" ELSE strftime('%Y-%m-%d %H:%M', {value}) END")
         soon = SOON_HOURS_DATETIME
         where = [f"({rule.active})"] if rule.active else []
     else:
         value = f"strftime('%Y-%m-%d %H:%M', {_entered_sql(reg, rule)}, :_tz_offset, {literal(f'+{rule.hours:g} hours')})"
-        due_at = value
         soon = rule.hours
         where = [f"t.{state_column} = {literal(rule.state)}", *([f"({rule.active})"] if rule.active else [])]
+    where += [f"({only})"] if only else []
     columns = [
         f"{literal(reg.name)} AS register", f"{number} AS rule", f"{literal(rule.label)} AS rule_label",
         "t.id AS row_id", f"t.{quote(reg.label_column)} AS item", f"{value} AS due_value",
-        f"{due_at} AS due_at", f"{'length(' + value + ') = 10' if rule.at else '0'} AS date_only",
         *(f"{person_sql(reg, w)} AS {quote('person_' + w)}" for w in _people(definition, reg, rule)),
     ]
-    inner = f"SELECT {', '.join(columns)} FROM {quote(reg.name)} t" + (f" WHERE {' AND '.join(where)}" if where else "")
+    rows = f"SELECT {', '.join(columns)} FROM {quote(reg.name)} t" + (f" WHERE {' AND '.join(where)}" if where else "")
+    timed = ("SELECT *, CASE WHEN length(due_value) = 10 THEN strftime('%Y-%m-%d %H:%M', due_value, '+1 day')"
+             " ELSE strftime('%Y-%m-%d %H:%M', due_value) END AS due_at, length(due_value) = 10 AS date_only"
+             " FROM due_rows WHERE due_value IS NOT NULL")
     window = (f"CASE WHEN date_only THEN {max(rule.before_hours, SOON_HOURS_DATE):g}"
               f" ELSE {max(rule.before_hours, soon):g} END")
     starts = [f"{_shift('due_at', level.offset_hours)} AS level{level.number}_at" for level in levels(rule)]
-    return (f"SELECT i.*, {', '.join(starts)}, strftime('%Y-%m-%d %H:%M', due_at, '-' || ({window}) || ' hours') AS soon_at"
-            f" FROM ({inner}) i WHERE due_at IS NOT NULL")
+    return (f"WITH due_rows AS MATERIALIZED ({rows}), due_timed AS MATERIALIZED ({timed})"
+            f" SELECT *, {', '.join(starts)}, strftime('%Y-%m-%d %H:%M', due_at, '-' || ({window}) || ' hours') AS soon_at"
+            " FROM due_timed WHERE due_at IS NOT NULL")
+
+
+def heads_of_sql() -> str:
+    """The employees whose department head (as person_sql says it) is :employee_id."""
+    return ("SELECT o.id FROM employees o JOIN departments d ON d.id = o.department_id"
+            " LEFT JOIN departments p ON p.id = d.parent_id"
+            " WHERE CASE WHEN d.manager_id IS o.id THEN p.manager_id ELSE d.manager_id END = :employee_id")
+
+
+def _possibly_mine_sql(definition: Definition, reg: Register, rule: Due) -> str:
+    """Rows the login (:employee_id, :roles) is some person of, at any level: found through the
+    people columns' indexes before any deadline is worked out."""
+    tests = []
+    for word in dict.fromkeys(w for level in levels(rule) for w in level.people):
+        if is_role(definition, reg, word):
+            tests.append(f"instr(:roles, {literal(',' + word + ',')}) > 0")
+        elif word == DEPARTMENT_HEAD:
+            tests.append(f"t.{quote(reg.owner)} IN ({heads_of_sql()})")
+        else:
+            tests.append(f"t.{quote(reg.owner if word == OWNER else word)} = :employee_id")
+    return " OR ".join(tests) or "0"
 
 
 def _late_sql() -> str:
@@ -152,7 +176,8 @@ def todo_sql(definition: Definition, reg: Register) -> str:
         escalated = " + ".join(f"(:_tz_now >= level{lv.number}_at)" for lv in levels(rule)[1:]) or "0"
         parts.append(f"SELECT register, rule, rule_label, row_id, item, due_value, due_at, date_only,"
                      f" {_late_sql()} AS late, {escalated} AS escalations"
-                     f" FROM ({items_sql(definition, reg, number)}) WHERE :_tz_now >= soon_at AND ({' OR '.join(mine)})")
+                     f" FROM ({items_sql(definition, reg, number, only=_possibly_mine_sql(definition, reg, rule))})"
+                     f" WHERE :_tz_now >= soon_at AND ({' OR '.join(mine)})")
     return " UNION ALL ".join(parts) + " ORDER BY due_at, row_id"
 
 
