@@ -214,7 +214,7 @@ def report_sql(definition: Definition, reg: Register) -> str:
 
 def report(definition: Definition, reg: Register) -> dict:
     return {"title": f"逾期事项：{reg.label}",
-            "description": f"{reg.label}中已过期限的事项（由 db/registers.yml 的 due 规则生成）：逾期多久、提醒谁、已升级到谁。",
+            "description": f"{reg.label}中已过期限的事项：逾期多久、提醒谁、已升级到谁（由台账定义中的期限规则生成）。",
             "sql": report_sql(definition, reg)}
 
 
