@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from taizhang import due, notify_channels
 from taizhang.datadir import DataDir
-from taizhang.registers import Definition, Register, load
+from taizhang.registers import DEPARTMENT_HEAD, OWNER, Definition, Register, load
 
 STORE_FILE = "notify.db"
 SCHEMA = """
@@ -97,58 +97,91 @@ def _rows(conn: sqlite3.Connection, sql: str, params: dict) -> list[dict]:
 
 
 def due_reminders(data_dir: DataDir, now: datetime.datetime, definition: Definition | None = None) -> Outcome:
-    """Every (item, level, person) due by `now`, people resolved to employees; those no one can
-    be found for are in `unreachable`. Nothing is sent or recorded."""
+    """Every (item, level, person) due by `now`, people resolved to employees; what no one can
+    be found for is said in `unreachable`. Nothing is sent or recorded."""
     definition = definition or load()
     outcome = Outcome()
-    params = due.params(now)
-    employees_db = definition.registers["employees"].database
     users = data_dir.users(definition)
     try:
         logins = users.list()
     finally:
         users.close()
     reminders: dict[tuple, Reminder] = {}
-    with contextlib.closing(data_dir.connect(employees_db)) as people:
-        unlinked = set()
+    nobody: dict[str, list[int]] = {}
+    unlinked = set()
+    with contextlib.closing(data_dir.connect(definition.registers["employees"].database)) as people:
         for reg in due.registers_with_due(definition):
             with contextlib.closing(data_dir.connect(reg.database)) as conn:
-                rows = _rows(conn, due.reminders_sql(definition, reg), params)
+                rows = _rows(conn, due.reminders_sql(definition, reg), due.params(now))
             for row in rows:
                 if row["employee_id"] is not None:
                     found = _rows(people, EMPLOYEE_SQL, {"id": row["employee_id"]})
                 elif due.is_role(definition, reg, row["person"]):
                     found = []
-                    for user in logins:
-                        if user.role != row["person"]:
-                            continue
+                    for user in (u for u in logins if u.role == row["person"]):
                         linked = _rows(people, EMPLOYEE_BY_NO_SQL, {"no": user.employee_no}) if user.employee_no else []
                         if not linked:
                             unlinked.add((user.username, definition.roles[user.role]["label"]))
                         found += linked
                 else:
-                    found = []
+                    found = []   # no owner, no department head, the column left empty
                 if not found:
-                    outcome.unreachable.append(
-                        f"{reg.label}「{row['item']}」（编号 {row['row_id']}）的{due.levels(reg.due[row['rule']])[row['level']].label}"
-                        f"找不到要提醒的人（{_person_label(definition, reg, row['person'])}）")
+                    level = due.levels(reg.due[row["rule"]])[row["level"]].label
+                    nobody.setdefault(f"{reg.label}的{level}找不到要提醒的人（{_person_label(definition, reg, row['person'])}）",
+                                      []).append(row["row_id"])
                 for person in found:
                     reminder = Reminder(reg, row, person)
                     reminders.setdefault(reminder.key, reminder)
-        for username, role in sorted(unlinked):
-            outcome.unreachable.append(f"登录账号 {username}（{role}）没有关联员工（工号），收不到提醒")
+    for sentence, ids in nobody.items():
+        shown = "、".join(map(str, ids[:10])) + ("…" if len(ids) > 10 else "")
+        outcome.unreachable.append(f"{sentence}：{len(ids)} 项，编号 {shown}")
+    for username, role in sorted(unlinked):
+        outcome.unreachable.append(f"登录账号 {username}（{role}）没有关联员工（工号），收不到提醒")
     outcome.pending = list(reminders.values())
     return outcome
 
 
 def _person_label(definition: Definition, reg: Register, word: str) -> str:
-    if word == "owner":
-        return reg.columns[reg.owner].label
-    if word == "department_head":
-        return "部门负责人"
+    if word == OWNER:
+        return reg.columns[reg.owner].label + "未填写"
+    if word == DEPARTMENT_HEAD:
+        return "部门负责人未设置"
     if word in reg.columns:
-        return reg.columns[word].label
-    return definition.roles[word]["label"]
+        return reg.columns[word].label + "未填写"
+    return f"没有{definition.roles[word]['label']}账号"
+
+
+class Channels:
+    """Sends a message on one of the channels of notify.yml; the SMTP connection is opened once,
+    at the first e-mail, and a failure to open it fails every e-mail of the run."""
+
+    def __init__(self, settings: notify_channels.Settings, stack: contextlib.ExitStack):
+        self.settings, self.stack = settings, stack
+        self.smtp = None
+        self.smtp_error: notify_channels.SendFailed | None = None
+
+    def send(self, channel: str, message: notify_channels.Message) -> None:
+        if channel != "email":
+            next(w for w in self.settings.webhooks if w.name == channel).send(message)
+            return
+        if self.smtp is None and self.smtp_error is None:
+            try:
+                self.smtp = self.settings.email.open()
+                self.stack.callback(_quit, self.smtp)
+            except notify_channels.SendFailed as ex:
+                self.smtp_error = ex
+        if self.smtp_error:
+            raise self.smtp_error
+        self.settings.email.send(self.smtp, message)
+
+
+def _quit(smtp) -> None:
+    with contextlib.suppress(Exception):
+        smtp.quit()
+
+
+SENT_SQL = """SELECT 1 FROM reminders WHERE register = ? AND row_id = ? AND rule = ? AND level = ? AND recipient = ?
+AND due_at = ? AND channel = ? AND status = 'sent'"""
 
 
 def run(data_dir: DataDir, now: datetime.datetime, settings: notify_channels.Settings,
@@ -156,46 +189,24 @@ def run(data_dir: DataDir, now: datetime.datetime, settings: notify_channels.Set
     """Send what is due and not sent yet on every channel, recording each attempt."""
     outcome = due_reminders(data_dir, now, definition)
     with contextlib.closing(store(data_dir, create=not dry_run)) as book, contextlib.ExitStack() as stack:
-        smtp = None
-        smtp_error = None
+        channels = Channels(settings, stack)
         for reminder in outcome.pending:
             for channel in settings.channels:
                 key = (*reminder.key, channel)
-                previous = book.execute(
-                    "SELECT status FROM reminders WHERE register = ? AND row_id = ? AND rule = ? AND level = ?"
-                    " AND recipient = ? AND due_at = ? AND channel = ?", key).fetchone()
-                if previous and previous["status"] == "sent":
+                if book.execute(SENT_SQL, key).fetchone():
                     outcome.already += 1
-                    continue
-                if dry_run:
+                elif dry_run:
                     outcome.sent.append((reminder, channel))
-                    continue
-                message = reminder.message(settings.base_url)
-                try:
-                    if channel == "email":
-                        if smtp is None and smtp_error is None:
-                            try:
-                                smtp = settings.email.open()
-                                stack.callback(_quit, smtp)
-                            except notify_channels.SendFailed as ex:
-                                smtp_error = ex
-                        if smtp_error:
-                            raise smtp_error
-                        settings.email.send(smtp, message)
+                else:
+                    try:
+                        channels.send(channel, reminder.message(settings.base_url))
+                    except notify_channels.SendFailed as ex:
+                        _record(book, key, "failed", str(ex))
+                        outcome.failed.append((reminder, channel, str(ex)))
                     else:
-                        next(w for w in settings.webhooks if w.name == channel).send(message)
-                except notify_channels.SendFailed as ex:
-                    _record(book, key, "failed", str(ex))
-                    outcome.failed.append((reminder, channel, str(ex)))
-                    continue
-                _record(book, key, "sent", None)
-                outcome.sent.append((reminder, channel))
+                        _record(book, key, "sent", None)
+                        outcome.sent.append((reminder, channel))
     return outcome
-
-
-def _quit(smtp) -> None:
-    with contextlib.suppress(Exception):
-        smtp.quit()
 
 
 def _record(book: sqlite3.Connection, key: tuple, status: str, error: str | None) -> None:

@@ -246,3 +246,17 @@ def test_settings_problems_are_said_in_chinese(instance):
     assert result.exit_code == 1 and "没有可用的 notify.yml" in result.output
     result = remind(data_dir, "下周一")
     assert result.exit_code == 2 and "不是时间" in result.output
+
+
+@pytest.mark.asyncio
+async def test_the_record_of_reminders_is_private_and_not_served(instance):
+    from taizhang.app import make_datasette
+    from tests.conftest import actor
+
+    data_dir, _, _ = instance
+    assert remind(data_dir, "2026-11-18 09:00").exit_code == 0
+    assert oct((data_dir.path / STORE_FILE).stat().st_mode)[-3:] == "600"
+    ds = make_datasette(data_dir)
+    await ds.invoke_startup()
+    assert "notify" not in ds.databases
+    assert (await ds.client.get("/notify.json", actor=actor("admin"))).status_code == 404
