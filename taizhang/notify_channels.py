@@ -6,8 +6,12 @@ given as `url_env`.
     email: {host: smtp.example.internal, port: 587, from: taizhang@example.internal, starttls: true, user: taizhang}
     webhooks:
       - {kind: wecom, url_env: TAIZHANG_WECOM_URL}
-      - {kind: json, url: https://ops.example.internal/hooks/taizhang, name: ops-hook}
+      - {kind: json, url: https://ops.example.internal/hooks/taizhang, name: ops-hook, private: true}
     base_url: https://taizhang.example.internal      # for links to the row in messages
+
+A group robot is read by the whole group: reminders about confidential or personal registers
+(保密协议, 请假, 报销) go only by e-mail and to webhooks marked `private: true` (ones that reach the
+person reminded alone).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Webhook:
     kind: str
     url: str
     name: str
+    private: bool = False     # reaches only the person reminded: may carry confidential registers
 
     def body(self, message: Message) -> dict:
         text = f"{message.subject}\n{message.text}"
@@ -136,6 +141,12 @@ class Settings:
     def channels(self) -> list[str]:
         return [*(["email"] if self.email else []), *(w.name for w in self.webhooks)]
 
+    def channels_for(self, register) -> list[str]:
+        """The channels a reminder about this register may go to (see the module's note)."""
+        if not (register.confidential or register.personal):
+            return self.channels
+        return [*(["email"] if self.email else []), *(w.name for w in self.webhooks if w.private)]
+
 
 def load(data_dir_path: pathlib.Path) -> Settings | None:
     """notify.yml of the data dir; None when there is none."""
@@ -179,7 +190,7 @@ def _webhooks(specs) -> tuple[Webhook, ...]:
         if not url or not str(url).startswith(("http://", "https://")):
             where = f"环境变量 {spec['url_env']}" if spec.get("url_env") else "url"
             raise SettingsError(f"{SETTINGS_FILE} 的第 {number} 个 webhook 缺少 http(s) 地址（{where}）")
-        hooks.append(Webhook(kind=kind, url=str(url), name=str(spec.get("name") or kind)))
+        hooks.append(Webhook(kind=kind, url=str(url), name=str(spec.get("name") or kind), private=bool(spec.get("private"))))
     names = [h.name for h in hooks]
     if len(names) != len(set(names)) or "email" in names:
         raise SettingsError(f"{SETTINGS_FILE} 的 webhook 需要各不相同的 name（同类机器人有多个时）")

@@ -191,7 +191,7 @@ def run(data_dir: DataDir, now: datetime.datetime, settings: notify_channels.Set
     with contextlib.closing(store(data_dir, create=not dry_run)) as book, contextlib.ExitStack() as stack:
         channels = Channels(settings, stack)
         for reminder in outcome.pending:
-            for channel in settings.channels:
+            for channel in settings.channels_for(reminder.register):
                 key = (*reminder.key, channel)
                 if book.execute(SENT_SQL, key).fetchone():
                     outcome.already += 1

@@ -226,6 +226,23 @@ def test_a_failed_send_is_recorded_and_retried(instance):
     assert book.execute("SELECT max(attempts) FROM reminders").fetchone()[0] == 2
 
 
+def test_confidential_reminders_stay_out_of_group_chats(instance):
+    data_dir, mails, hooks = instance
+    hr = data_dir.connect("hr")
+    hr.execute("INSERT INTO confidentiality_agreements (agreement_no, party_kind, party_name, signed_on, expires_on)"
+               " VALUES ('BM-9', '其他', '某顾问', '2024-01-01', '2026-12-10')")
+    hr.close()
+    users = data_dir.users()
+    users.add("hr-1", "Secret-pass-1", "hr", "00005")
+    users.close()
+    write(data_dir, "UPDATE employees SET email = 'ji@example.com' WHERE id = 5")
+    assert remind(data_dir, "2026-11-18 09:00").exit_code == 0
+    agreement = [m for m in mails.messages if "BM-9" in m["subject"]]
+    assert [m["to"] for m in agreement] == [["ji@example.com"]]       # 30 days before, to hr
+    assert not any("BM-9" in json.dumps(body, ensure_ascii=False) for _, body in hooks.posts)
+    assert len(hooks.posts) == 4                                      # the meeting actions' only
+
+
 def test_dry_run_sends_and_records_nothing(instance, monkeypatch):
     data_dir, mails, hooks = instance
     monkeypatch.setenv("TAIZHANG_NOW", "2026-11-18 09:00")
