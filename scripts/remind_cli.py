@@ -67,7 +67,11 @@ def remind(data_dir, dry_run, now_text):
         for reminder in outcome.pending:
             click.echo(_line(reminder, "—"))
     else:
-        outcome = reminders.run(data_dir, now, settings, dry_run=dry_run)
+        try:
+            outcome = reminders.run(data_dir, now, settings, dry_run=dry_run)
+        except reminders.AlreadyRunning:
+            click.echo("另一个 taizhang remind 正在运行：本次不发送（它会发完到期的提醒）", err=True)
+            return
         when = f"{clock.now(now):%Y-%m-%d %H:%M}"
         if dry_run:
             click.echo(f"（试运行，不发送）到 {when} 将发送 {len(outcome.sent)} 条提醒：")

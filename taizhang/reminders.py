@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from taizhang.datadir import DataDir
 from taizhang.registers import DEPARTMENT_HEAD, OWNER, Definition, Register, load
 
 STORE_FILE = "notify.db"
+# Held for a whole run, so two runs (a slow one and cron's next) never send the same reminder.
+LOCK_FILE = "notify.lock"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reminders (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -151,6 +154,20 @@ def _person_label(definition: Definition, reg: Register, word: str) -> str:
     return f"没有{definition.roles[word]['label']}账号"
 
 
+class AlreadyRunning(Exception):
+    """Another `taizhang remind` holds the lock: this run sends nothing."""
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(data_dir: DataDir):
+    with open(data_dir.path / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning() from None
+        yield
+
+
 class Channels:
     """Sends a message on one of the channels of notify.yml; the SMTP connection is opened once,
     at the first e-mail, and a failure to open it fails every e-mail of the run."""
@@ -187,8 +204,11 @@ AND due_at = ? AND channel = ? AND status = 'sent'"""
 def run(data_dir: DataDir, now: datetime.datetime, settings: notify_channels.Settings,
         dry_run: bool = False, definition: Definition | None = None) -> Outcome:
     """Send what is due and not sent yet on every channel, recording each attempt."""
-    outcome = due_reminders(data_dir, now, definition)
-    with contextlib.closing(store(data_dir, create=not dry_run)) as book, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(one_run_at_a_time(data_dir))
+        outcome = due_reminders(data_dir, now, definition)
+        book = stack.enter_context(contextlib.closing(store(data_dir, create=not dry_run)))
         channels = Channels(settings, stack)
         for reminder in outcome.pending:
             for channel in settings.channels_for(reminder.register):

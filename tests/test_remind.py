@@ -243,6 +243,19 @@ def test_confidential_reminders_stay_out_of_group_chats(instance):
     assert len(hooks.posts) == 4                                      # the meeting actions' only
 
 
+def test_a_run_while_another_runs_sends_nothing(instance):
+    import fcntl
+
+    from taizhang.reminders import LOCK_FILE
+
+    data_dir, mails, _ = instance
+    with open(data_dir.path / LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = remind(data_dir, "2026-11-18 09:00")
+    assert result.exit_code == 0 and "正在运行" in result.output and mails.messages == []
+    assert remind(data_dir, "2026-11-18 09:00").exit_code == 0 and len(mails.messages) == 2
+
+
 def test_dry_run_sends_and_records_nothing(instance, monkeypatch):
     data_dir, mails, hooks = instance
     monkeypatch.setenv("TAIZHANG_NOW", "2026-11-18 09:00")
