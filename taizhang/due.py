@@ -208,8 +208,8 @@ def report_sql(definition: Definition, reg: Register) -> str:
             f" {_people_names_sql(definition, reg, lv[0].people)} AS 提醒对象,"
             f" CASE {reached or 'WHEN 0 THEN NULL'} ELSE '' END AS 已升级, due_at"
             f" FROM ({items_sql(definition, reg, number)}) WHERE :_tz_now >= due_at")
-    return ("SELECT 编号, 事项, 期限, 到期, 逾期, 提醒对象, 已升级 FROM (" + " UNION ALL ".join(parts)
-            + ") ORDER BY due_at, 编号")
+    return ("SELECT 编号, 事项, 期限, 到期, 逾期, 提醒对象, 已升级 FROM (\n" + "\nUNION ALL\n".join(parts)
+            + "\n) ORDER BY due_at, 编号")
 
 
 def report(definition: Definition, reg: Register) -> dict:
