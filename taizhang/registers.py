@@ -426,6 +426,13 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
             raise DefinitionError(f"{name}.{attr} must be a reference column, not {col!r}")
     if reg.owner and columns[reg.owner].references != "employees":
         raise DefinitionError(f"{name}.owner must reference employees")
+    for column, rule in reg.derive.items():
+        if column not in columns:
+            raise DefinitionError(f"{name}.derive names unknown column {column!r}")
+        if not isinstance(rule, dict) or len({"weights", "thresholds", "default", "sql", "map"} & set(rule)) != 1:
+            raise DefinitionError(f"{name}.derive.{column}: give exactly one of weights, thresholds, default, sql, map")
+        if ("thresholds" in rule or "map" in rule) and rule.get("from") not in columns:
+            raise DefinitionError(f"{name}.derive.{column}: from: must name a column")
     return reg
 
 
