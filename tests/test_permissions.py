@@ -14,19 +14,20 @@ FIRST_ROUND = {
     "departments", "employees", "partners", "partner_evaluations", "training_sessions",
     "training_records", "customer_tiers", "customers", "meetings", "meeting_actions",
 }
-PROCESSES = {"tasks", "task_updates", "customer_feedback", "customer_visits", "rectifications"}
+PROCESSES = {"tasks", "task_updates", "customer_feedback", "customer_visits", "rectifications", "work_plans"}
 OPERATIONAL = FIRST_ROUND | PROCESSES
 # About one person: not "operational"; only the roles named read them (row by row, see test_row_access).
-PERSONAL = {"leave_requests", "expense_claims"}
+PERSONAL = {"leave_requests", "expense_claims", "work_reports"}
 REFERENCE = {"departments", "employees", "customer_tiers"}
 ALL = OPERATIONAL | PERSONAL | {"confidentiality_agreements"}
 HR_WRITES = {"employees", "departments", "training_sessions", "training_records", "confidentiality_agreements"}
-EDITOR_WRITES = {"partners", "partner_evaluations", "customers", "meetings", "meeting_actions"} | PROCESSES
+EDITOR_WRITES = {"partners", "partner_evaluations", "customers", "meetings", "meeting_actions", "tasks", "task_updates",
+                 "customer_feedback", "customer_visits", "rectifications"}
 NONE = set()
 EXPECTED = {
     # role: (read, insert/update, delete, SQL databases)
     "admin": (ALL, ALL, ALL, {"ops", "hr"}),
-    "manager": (OPERATIONAL, OPERATIONAL, OPERATIONAL - REFERENCE, {"ops"}),
+    "manager": (OPERATIONAL | {"work_reports"}, OPERATIONAL, OPERATIONAL - REFERENCE, {"ops"}),
     "hr": (OPERATIONAL | {"confidentiality_agreements", "leave_requests"}, HR_WRITES | {"leave_requests"}, HR_WRITES, {"hr"}),
     "editor": (OPERATIONAL, EDITOR_WRITES, NONE, NONE),
     "analyst": (OPERATIONAL, NONE, NONE, {"ops"}),
@@ -34,9 +35,10 @@ EXPECTED = {
     "employee": (REFERENCE | PERSONAL | {"tasks", "task_updates", "customer_feedback"},
                  PERSONAL | {"tasks", "task_updates", "customer_feedback"}, NONE, NONE),
     "finance": (OPERATIONAL | {"expense_claims"}, {"expense_claims"}, NONE, NONE),
-    "leader": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "customer_feedback", "rectifications"}, NONE, NONE),
+    "leader": (OPERATIONAL | PERSONAL, PERSONAL - {"work_reports"} | {"tasks", "customer_feedback", "rectifications", "work_plans"},
+               NONE, NONE),
     "office": (OPERATIONAL, {"meetings", "meeting_actions"}, NONE, NONE),
-    "department_head": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "task_updates"}, NONE, NONE),
+    "department_head": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "task_updates", "work_plans"}, NONE, NONE),
 }
 
 
