@@ -27,7 +27,7 @@ NONE = set()
 EXPECTED = {
     # role: (read, insert/update, delete, SQL databases)
     "admin": (ALL, ALL, ALL, {"ops", "hr"}),
-    "manager": (OPERATIONAL | {"work_reports"}, OPERATIONAL, OPERATIONAL - REFERENCE, {"ops"}),
+    "manager": (OPERATIONAL | {"work_reports"}, OPERATIONAL | {"work_reports"}, OPERATIONAL - REFERENCE, {"ops"}),
     "hr": (OPERATIONAL | {"confidentiality_agreements", "leave_requests"}, HR_WRITES | {"leave_requests"}, HR_WRITES, {"hr"}),
     "editor": (OPERATIONAL, EDITOR_WRITES, NONE, NONE),
     "analyst": (OPERATIONAL, NONE, NONE, {"ops"}),
@@ -35,10 +35,11 @@ EXPECTED = {
     "employee": (REFERENCE | PERSONAL | {"tasks", "task_updates", "customer_feedback"},
                  PERSONAL | {"tasks", "task_updates", "customer_feedback"}, NONE, NONE),
     "finance": (OPERATIONAL | {"expense_claims"}, {"expense_claims"}, NONE, NONE),
-    "leader": (OPERATIONAL | PERSONAL, PERSONAL - {"work_reports"} | {"tasks", "customer_feedback", "rectifications", "work_plans"},
+    "leader": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "customer_feedback", "rectifications", "work_plans"},
                NONE, NONE),
     "office": (OPERATIONAL, {"meetings", "meeting_actions"}, NONE, NONE),
-    "department_head": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "task_updates", "work_plans"}, NONE, NONE),
+    "department_head": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "task_updates", "work_plans", "customer_feedback"},
+                        NONE, NONE),
 }
 
 
