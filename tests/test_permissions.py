@@ -14,7 +14,8 @@ FIRST_ROUND = {
     "departments", "employees", "partners", "partner_evaluations", "training_sessions",
     "training_records", "customer_tiers", "customers", "meetings", "meeting_actions",
 }
-PROCESSES = {"tasks", "task_updates", "customer_feedback", "customer_visits", "rectifications", "work_plans"}
+PROCESSES = {"tasks", "task_updates", "customer_receptions", "customer_feedback", "customer_visits", "rectifications",
+             "work_plans"}
 OPERATIONAL = FIRST_ROUND | PROCESSES
 # About one person: not "operational"; only the roles named read them (row by row, see test_row_access).
 PERSONAL = {"leave_requests", "expense_claims", "work_reports"}
@@ -22,7 +23,7 @@ REFERENCE = {"departments", "employees", "customer_tiers"}
 ALL = OPERATIONAL | PERSONAL | {"confidentiality_agreements"}
 HR_WRITES = {"employees", "departments", "training_sessions", "training_records", "confidentiality_agreements"}
 EDITOR_WRITES = {"partners", "partner_evaluations", "customers", "meetings", "meeting_actions", "tasks", "task_updates",
-                 "customer_feedback", "customer_visits", "rectifications"}
+                 "customer_receptions", "customer_feedback", "customer_visits", "rectifications"}
 NONE = set()
 EXPECTED = {
     # role: (read, insert/update, delete, SQL databases)
