@@ -2,9 +2,11 @@
 by area with their row counts and purpose, 我的待办 for the employee linked to the login, and a
 quick search across every register the reader may read."""
 
+import sqlite3
 import urllib.parse
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
 
 from taizhang import backup, chinese, clock, due
@@ -46,10 +48,15 @@ async def _my_todo(datasette, actor, readable: set[str]) -> dict:
     for reg in due.registers_with_due(definition()):
         if reg.name not in readable:
             continue
-        items = await _rows(datasette, reg.database, due.todo_sql(definition(), reg) + f" LIMIT {TODO_LIMIT + 1}", params)
-        if items:
+        failed = False
+        try:
+            items = await _rows(datasette, reg.database, due.todo_sql(definition(), reg) + f" LIMIT {TODO_LIMIT + 1}", params)
+        except (QueryInterrupted, sqlite3.Error):
+            # One register too slow (or not upgraded yet) must not take the home page down.
+            items, failed = [], True
+        if items or failed:
             report = due.report_name(reg)
-            groups.append({"reg": reg, "entries": items[:TODO_LIMIT], "more": len(items) > TODO_LIMIT,
+            groups.append({"reg": reg, "entries": items[:TODO_LIMIT], "more": len(items) > TODO_LIMIT, "failed": failed,
                            "report_url": datasette.urls.path(f"/{reg.database}/{report}")
                            if await may_query(datasette, actor, reg.database, report) else None})
     return {"employee": employee, "groups": groups}

@@ -12,7 +12,7 @@ import sqlite3
 
 import yaml
 
-from taizhang import derived, due, replica, schema
+from taizhang import cadence, derived, due, replica, schema
 from taizhang.audit_guard import LOG
 from taizhang.registers import Definition, Register, load
 
@@ -124,6 +124,9 @@ def _table_config(definition: Definition, reg: Register) -> dict:
 def datasette_config(definition: Definition | None = None, reports=None) -> dict:
     definition = definition or load()
     reports = load_reports() if reports is None else reports
+    reports = {db: dict(items) for db, items in reports.items()}
+    for db, generated in cadence.reports(definition).items():   # "one per period" checks
+        reports.setdefault(db, {}).update(generated)
     all_roles = list(definition.roles)
     config: dict = {
         "settings": dict(SETTINGS),

@@ -139,3 +139,16 @@ async def test_state_deadline_counts_from_entering_the_state(empty_ds, monkeypat
     assert [(r["事项"], r["逾期"], r["提醒对象"]) for r in rows] == [("家中有事", "6 小时", "组长乙")]
     head = await todo_of(empty_ds, login("editor", "department_head", employee_no="00002"))
     assert "家中有事" in head and "已逾期 6 小时" in head
+
+
+@pytest.mark.asyncio
+async def test_one_failing_register_does_not_take_the_home_page_down(due_ds, monkeypatch):
+    from taizhang import due
+
+    real = due.todo_sql
+    monkeypatch.setattr(due, "todo_sql", lambda definition, reg: "SELECT * FROM no_such_table"
+                        if reg.name == "meeting_actions" else real(definition, reg))
+    response = await due_ds.client.get("/", actor=actor("editor", employee_no="00003"))
+    assert response.status_code == 200
+    todo = response.text[response.text.index("<h2>我的待办</h2>"):]
+    assert "暂时查不出来" in todo and "丙一小时前应回复" in todo
