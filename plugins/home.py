@@ -2,42 +2,21 @@
 by area with their row counts and purpose, 我的待办 for the employee linked to the login, and a
 quick search across every register the reader may read."""
 
+import sqlite3
 import urllib.parse
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
 
-from taizhang import backup, chinese, clock
+from taizhang import backup, chinese, clock, due
 from taizhang import search as search_index
 from taizhang.schema import fts_table, quote
-from taizhang.web import data_dir, definition, may
+from taizhang.web import data_dir, definition, may, may_query
 
-# "Due" on the home page: overdue, or due within this many days.
-DUE_SOON_DAYS = 7
-EXPIRING_DAYS = 30
 SEARCH_LIMIT = 20
-
-MY_ACTIONS_SQL = """
-select a.id, a.item, a.due_on, coalesce(a.status, '未开始') as status, m.id as meeting_id, m.title as meeting
-from meeting_actions a join meetings m on m.id = a.meeting_id
-where a.owner_id = :employee and coalesce(a.status, '未开始') not in ('已完成', '已取消')
-  and a.due_on <= date(:today, '+' || :days || ' days')
-order by a.due_on
-"""
-MY_VISITS_SQL = """
-select c.id, c.customer_no, c.name, t.name as tier, c.last_visit_on,
-  date(c.last_visit_on, '+' || t.follow_up_days || ' days') as due_on
-from customers c left join customer_tiers t on t.id = c.tier_id
-where c.owner_id = :employee
-  and (c.last_visit_on is null or date(c.last_visit_on, '+' || t.follow_up_days || ' days') < :today)
-order by c.last_visit_on is not null, due_on
-limit 50
-"""
-EXPIRING_SQL = """
-select id, agreement_no, party_name, expires_on from confidentiality_agreements
-where coalesce(status, '有效') = '有效' and expires_on between :today and date(:today, '+' || :days || ' days')
-order by expires_on
-"""
+# 我的待办 lists at most this many items per register (the overdue report has them all).
+TODO_LIMIT = 50
 
 
 async def _readable(datasette, actor, reg) -> bool:
@@ -49,24 +28,38 @@ async def _rows(datasette, database: str, sql: str, params: dict) -> list[dict]:
     return [dict(row) for row in result.rows]
 
 
-async def _my_todo(datasette, actor, readable: set[str]) -> dict:
-    today = clock.today().isoformat()
-    todo = {"actions": [], "visits": [], "agreements": [], "employee": None}
+async def _employee(datasette, actor, readable: set[str]) -> dict | None:
     employee_no = actor.get("employee_no")
-    if employee_no and "employees" in readable:
-        found = await _rows(datasette, "ops", "select id, name from employees where employee_no = :no", {"no": employee_no})
-        if found:
-            todo["employee"] = found[0]
-            params = {"employee": found[0]["id"], "today": today, "days": DUE_SOON_DAYS}
-            if {"meeting_actions", "meetings"} <= readable:
-                todo["actions"] = await _rows(datasette, "ops", MY_ACTIONS_SQL, params)
-            if {"customers", "customer_tiers"} <= readable:
-                todo["visits"] = await _rows(datasette, "ops", MY_VISITS_SQL, params)
-    if "confidentiality_agreements" in readable:
-        todo["agreements"] = await _rows(
-            datasette, "hr", EXPIRING_SQL, {"today": today, "days": EXPIRING_DAYS})
-    todo["today"] = today
-    return todo
+    employees = definition().registers["employees"]
+    if not employee_no or "employees" not in readable:
+        return None
+    found = await _rows(datasette, employees.database, "select id, name from employees where employee_no = :no",
+                        {"no": employee_no})
+    return found[0] if found else None
+
+
+async def _my_todo(datasette, actor, readable: set[str]) -> dict:
+    """我的待办, from the due rules of db/registers.yml (taizhang/due.py): per register the reader
+    may read, the items they are to be reminded of, or escalated to, due soon or overdue."""
+    employee = await _employee(datasette, actor, readable)
+    params = {**due.params(), "employee_id": employee["id"] if employee else None,
+              "roles": "," + ",".join(actor.get("roles") or []) + ","}
+    groups = []
+    for reg in due.registers_with_due(definition()):
+        if reg.name not in readable:
+            continue
+        failed = False
+        try:
+            items = await _rows(datasette, reg.database, due.todo_sql(definition(), reg) + f" LIMIT {TODO_LIMIT + 1}", params)
+        except (QueryInterrupted, sqlite3.Error):
+            # One register too slow (or not upgraded yet) must not take the home page down.
+            items, failed = [], True
+        if items or failed:
+            report = due.report_name(reg)
+            groups.append({"reg": reg, "entries": items[:TODO_LIMIT], "more": len(items) > TODO_LIMIT, "failed": failed,
+                           "report_url": datasette.urls.path(f"/{reg.database}/{report}")
+                           if await may_query(datasette, actor, reg.database, report) else None})
+    return {"employee": employee, "groups": groups}
 
 
 def _backup_warning(datasette, actor) -> str | None:
@@ -99,8 +92,8 @@ async def home(request, datasette):
             areas.append((area, entries))
     return Response.html(await datasette.render_template(
         "home.html",
-        {"areas": areas, "todo": await _my_todo(datasette, actor, readable), "due_days": DUE_SOON_DAYS,
-         "expiring_days": EXPIRING_DAYS, "backup_warning": _backup_warning(datasette, actor)},
+        {"areas": areas, "todo": await _my_todo(datasette, actor, readable),
+         "backup_warning": _backup_warning(datasette, actor)},
         request=request,
     ))
 

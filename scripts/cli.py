@@ -336,7 +336,7 @@ def generate(check_only):
 
 
 # The other command groups register themselves on `cli` when imported.
-from scripts import import_cli, users_cli  # noqa: E402,F401
+from scripts import import_cli, remind_cli, users_cli  # noqa: E402,F401
 
 if __name__ == "__main__":
     cli()

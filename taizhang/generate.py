@@ -12,7 +12,8 @@ import sqlite3
 
 import yaml
 
-from taizhang import cadence, derived, replica, schema
+from taizhang import cadence, derived, due, replica, schema
+from taizhang.audit_guard import LOG
 from taizhang.registers import Definition, Register, load
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -75,6 +76,16 @@ def tables_read(conn: sqlite3.Connection, sql: str) -> set[str]:
     finally:
         conn.set_authorizer(None)
     return read
+
+
+def _reports(definition: Definition, reports: dict, db_name: str):
+    """(name, report, support tables it may read) of db/reports.yml, then one overdue report per
+    register with due rules (taizhang/due.py)."""
+    for name, report in (reports.get(db_name) or {}).items():
+        yield name, report, set()
+    for reg in due.registers_with_due(definition):
+        if reg.database == db_name:
+            yield due.report_name(reg), due.report(definition, reg), {LOG}
 
 
 def _parameters(sql: str) -> list[str]:
@@ -166,11 +177,15 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
         for support in (*SUPPORT_TABLES, schema.SEARCH_QUEUE, schema.XREF_QUEUE, schema.KEY_SCRATCH):
             db_config["tables"][support] = {"hidden": True}
         conn = _schema_connection(definition, db_name)
-        for name, report in (reports.get(db_name) or {}).items():
-            tables = tables_read(conn, report["sql"])
+        for name, report, trusted in _reports(definition, reports, db_name):
+            # A generated due report reads the audit log only for when its own rows entered a
+            # state: what the register's readers see on its history pages anyway.
+            tables = tables_read(conn, report["sql"]) - trusted
             roles = [
                 r for r in all_roles
                 if r in readers and tables <= definition.grants(r, "read")
+                # a stored query cannot narrow rows: not for a role that sees only some of them
+                and all(definition.row_scope([r], t) is None for t in tables if t in definition.registers)
             ]
             db_config["queries"][name] = {
                 "title": report["title"],

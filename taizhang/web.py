@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 from urllib.parse import urlsplit
 
-from datasette.resources import TableResource
+from datasette.resources import QueryResource, TableResource
 from datasette.utils.asgi import Response
 from datasette.tokens import TokenInvalid
 from itsdangerous import BadSignature
@@ -52,6 +52,11 @@ def audit_key(datasette) -> bytes:
 async def may(datasette, actor, action: str, database: str, table: str) -> bool:
     """May this actor do `action` (view-table, insert-row …) on this table?"""
     return await datasette.allowed(action=action, resource=TableResource(database=database, table=table), actor=actor)
+
+
+async def may_query(datasette, actor, database: str, query: str) -> bool:
+    """May this actor open this stored query (report)?"""
+    return await datasette.allowed(action="view-query", resource=QueryResource(database=database, query=query), actor=actor)
 
 
 def definition() -> Definition:

@@ -32,12 +32,13 @@ async def test_registers_by_area_with_counts(demo_ds):
 
 @pytest.mark.asyncio
 async def test_my_todo_for_the_linked_employee(demo_ds):
+    # Generated from the due rules (tests/test_due.py has the details).
     page = (await demo_ds.client.get("/", actor=staff("manager"))).text
-    assert "我负责的会议决议" in page and "已逾期" in page
-    assert "我负责的待回访客户" in page
-    assert "到期的保密协议" not in page                   # not hr
+    assert "<h3>会议决议" in page and "已逾期" in page
+    assert "<h3>客户档案" in page and "下次回访" in page
+    assert "<h3>保密协议" not in page                   # not hr
     hr_page = (await demo_ds.client.get("/", actor=staff("hr"))).text
-    assert "天内到期的保密协议" in hr_page
+    assert "<h3>保密协议" in hr_page and "协议到期" in hr_page
     unlinked = (await demo_ds.client.get("/", actor=actor("editor"))).text
     assert "还没有关联员工" in unlinked
 
