@@ -66,7 +66,8 @@ class Writer:
 
 IN_TRIGGER = Writer(f"(SELECT employee_id FROM {CONTEXT})", f"(SELECT roles FROM {CONTEXT})")
 READER = Writer(":employee_id", ":roles")
-NO_CONTEXT = f"NOT EXISTS (SELECT 1 FROM {CONTEXT})"
+# A column read (not EXISTS, not the rowid): core's analysis of /-/execute-write SQL cannot place a bare row read.
+NO_CONTEXT = f"(SELECT source FROM {CONTEXT}) IS NULL"   # source is NOT NULL
 NOTE_BLANK = f"trim(coalesce((SELECT note FROM {CONTEXT}), ''), {chars_sql(characters.BLANK)}) = ''"
 STATE_FROM, STATE_TO = "tz_from", "tz_to"
 
