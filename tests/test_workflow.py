@@ -207,7 +207,7 @@ def test_writes_from_outside_the_app_are_refused(ops):
                 shell.execute(sql, [row])
             assert kind_of(str(caught.value)) == "no_context" and "台账系统" in str(caught.value)
         with pytest.raises(sqlite3.IntegrityError) as caught:
-            shell.execute(LEAVE, [STAFF, 1, None])
+            shell.execute(LEAVE, [COLLEAGUE, 1, None])
         assert kind_of(str(caught.value)) == "no_context"
     finally:
         shell.close()
@@ -296,8 +296,13 @@ async def test_the_same_wrong_transition_is_refused_on_every_path(ops, empty_ds,
     r = await empty_ds.client.post("/ops/-/execute-write", actor=actor("admin"),
                                    json={"sql": f"update leave_requests set status = '已批准' where id = {row}"})
     assert r.status_code == 400 and wrong in r.json()["error"], r.text
+    # core's upsert of an existing row is judged as the update it is (its INSERT part is no new row)
+    upsert = {"rows": [{"id": row, "applicant_id": STAFF, "kind": "事假", "starts_on": "2026-11-23", "ends_on": "2026-11-30",
+                        "days": 2, "reason": "家中有事", "status": "已批准"}]}
+    r = await empty_ds.client.post("/ops/leave_requests/-/upsert", json=upsert, actor=staff)
+    assert (r.status_code, r.json()["errors"]) == (400, [wrong])
     head = actor("employee", employee_no="00002", roles=["employee", "department_head"])
-    r = await empty_ds.client.post(f"/ops/leave_requests/{row}/-/update", json={"update": {"status": "已批准"}}, actor=head)
+    r = await empty_ds.client.post("/ops/leave_requests/-/upsert", json=upsert, actor=head)
     assert r.status_code == 200, r.text
     # an import as admin sends an approved request back to 草稿: no transition does that
     path = tmp_path / "请假.xlsx"
@@ -328,7 +333,7 @@ def test_every_refusal_has_a_kind_and_the_triggers_raise_only_those(ops):
 def test_init_twice_changes_nothing(ops):
     assert init(ops.data_dir) == {"ops": [], "hr": []}
     names = {r[0] for r in ops.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    assert {f"tz_leave_requests_workflow_{k}" for k in ("insert", "initial", "state", "edit")} <= names
+    assert {f"tz_leave_requests_workflow_{k}" for k in ("insert", "state", "edit")} <= names
     assert {"tz_rectifications_on_transition_0", "tz_customer_visits_rollup_0_delete"} <= names
     trusted = audit.own_triggers(ops.conn)[1]
     assert "tz_expense_claims_workflow_state" in trusted and "tz_customer_visits_rollup_0_insert" in trusted
