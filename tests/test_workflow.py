@@ -105,8 +105,9 @@ def test_a_short_leave_is_approved_by_the_applicants_department_head(ops):
     ops.write(STAFF_W, set_state("leave_requests", "已提交"), row)
     assert ops.refused(STAFF_W, set_state("leave_requests", "已批准"), row) == (
         "not_allowed", "不能把请假申请从「已提交」改为「已批准」：「通过」只能由申请人的部门负责人办理")
-    # the head of another department is no department head of this applicant
+    # the head of another department is no department head of this applicant, and admin is no one special
     assert ops.refused(MANAGER_W, set_state("leave_requests", "已批准"), row)[0] == "not_allowed"
+    assert ops.refused(ADMIN, set_state("leave_requests", "已批准"), row)[0] == "not_allowed"
     assert {t.target for t in workflow.available(ops.conn, REG["leave_requests"], row, HEAD_W)} == {"已批准", "已退回", "已驳回"}
     ops.write(HEAD_W, set_state("leave_requests", "已批准"), row)
     assert state(ops, "leave_requests", row) == "已批准"
