@@ -12,7 +12,7 @@ import sqlite3
 
 import yaml
 
-from taizhang import derived, replica, schema
+from taizhang import derived, replica, row_access, schema
 from taizhang.registers import Definition, Register, load
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -165,9 +165,12 @@ def datasette_config(definition: Definition | None = None, reports=None) -> dict
         conn = _schema_connection(definition, db_name)
         for name, report in (reports.get(db_name) or {}).items():
             tables = tables_read(conn, report["sql"])
+            # Offered to roles that read every table of it, and read rows: registers
+            # unnarrowed: a report's SQL sees every row (docs/row-access.md).
             roles = [
                 r for r in all_roles
                 if r in readers and tables <= definition.grants(r, "read")
+                and not row_access.narrowed(definition, [r]) & tables
             ]
             db_config["queries"][name] = {
                 "title": report["title"],
