@@ -9,17 +9,26 @@ generates from the definition, applied where core reads a register's rows.
   wrapped here so a row outside the reader's scope is not found, exactly like a missing row.
 - The labels core shows for references (a task's 上级任务) and the "links from other tables"
   counts on a row page: only rows the reader may see.
+- Core's autocomplete (/<db>/<table>/-/autocomplete, its edit dialog's reference picker) has no
+  hook: for a narrowed reader it is answered here, in core's shape, from our picker's search
+  over the reader's rows.
 Writes are kept inside the writer's scope by the database itself (the generated tz_*_rows_*
 triggers), whatever path they take."""
 
+import re
+
 from datasette import hookimpl
 from datasette.filters import FilterArguments
-from datasette.utils.asgi import RowNotFound
+from datasette.utils import value_as_boolean
+from datasette.utils.asgi import Request, Response, RowNotFound
 from datasette.views.row import RowView
 
-from taizhang import row_access
+from taizhang import choices, row_access
 from taizhang.schema import quote
-from taizhang.web import definition, rows_condition
+from taizhang.web import definition, may, resolve_actor, rows_condition
+
+AUTOCOMPLETE = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)/-/autocomplete$")
+AUTOCOMPLETE_LIMIT = 10   # as core's
 
 
 @hookimpl
@@ -96,3 +105,41 @@ def startup(datasette):
         _guard_labels(datasette)
         datasette._taizhang_row_access = True
     RowView.foreign_key_tables = _visible_foreign_key_tables
+
+
+async def _autocomplete(datasette, request, database: str, table: str) -> Response | None:
+    """Core's autocomplete answer for a narrowed reader, from their rows only; None to let core
+    answer (every other reader, and those who may not read the register: core refuses them)."""
+    reg = definition().registers.get(table)
+    if reg is None or reg.database != database or database not in datasette.databases:
+        return None
+    actor = await resolve_actor(datasette, request)
+    visible = rows_condition(actor, table, alias="t.")
+    if visible is None or not await may(datasette, actor, "view-table", database, table):
+        return None
+    q = request.args.get("q") or ""
+    try:
+        initial = value_as_boolean(request.args.get("_initial") or "0")
+    except ValueError:   # core's ValueAsBooleanError: not a yes/no word, so not asked for
+        initial = False
+    if not q and not initial:
+        return Response.json({"ok": True, "rows": []})
+    found = await choices.search(datasette.get_database(database), reg, q, limit=AUTOCOMPLETE_LIMIT, visible=visible)
+    return Response.json({"ok": True, "rows": [{"pks": {"id": f["id"]}, "label": f["label"]} for f in found]},
+                         headers={"Cache-Control": "no-store"})
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def narrowed_autocomplete(scope, receive, send):
+            match = AUTOCOMPLETE.match(scope.get("path", "")) if scope["type"] == "http" else None
+            if match and scope["method"] == "GET":
+                answer = await _autocomplete(datasette, Request(scope, receive), match["database"], match["table"])
+                if answer is not None:
+                    return await answer.asgi_send(send)
+            await app(scope, receive, send)
+
+        return narrowed_autocomplete
+
+    return wrap

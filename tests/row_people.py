@@ -66,4 +66,5 @@ def seed(conn) -> None:
         conn.execute(
             "INSERT INTO customer_feedback (id, feedback_no, received_at, kind, subject, handler_id, status)"
             " VALUES (?, ?, '2026-11-20 09:00', '投诉', ?, ?, '已分派')",
-            [owner, f"F{owner}", _text(owner, "feedback"), owner])
+            # no canary: the head reads every feedback (department_head is not narrowed there)
+            [owner, f"F{owner}", f"feedback-{owner}", owner])
