@@ -9,15 +9,20 @@ generates from the definition, applied where core reads a register's rows.
   wrapped here so a row outside the reader's scope is not found, exactly like a missing row.
 - The labels core shows for references (a task's 上级任务) and the "links from other tables"
   counts on a row page: only rows the reader may see.
+- The row counts of the database page and the index JSON (Database.table_counts, wrapped:
+  core calls it without the request, so the request's scope is kept for it in a context var).
 - Core's autocomplete (/<db>/<table>/-/autocomplete, its edit dialog's reference picker) has no
   hook: for a narrowed reader it is answered here, in core's shape, from our picker's search
   over the reader's rows.
 Writes are kept inside the writer's scope by the database itself (the generated tz_*_rows_*
 triggers), whatever path they take."""
 
+import contextvars
 import re
+import sqlite3
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments
 from datasette.utils import value_as_boolean
 from datasette.utils.asgi import Request, Response, RowNotFound
@@ -29,6 +34,8 @@ from taizhang.web import definition, may, resolve_actor, rows_condition
 
 AUTOCOMPLETE = re.compile(r"^/(?P<database>[^/]+)/(?P<table>[^/]+)/-/autocomplete$")
 AUTOCOMPLETE_LIMIT = 10   # as core's
+# The ASGI scope of the request being answered: for table counts, which core asks for without it.
+_SCOPE = contextvars.ContextVar("taizhang_row_access_scope", default=None)
 
 
 @hookimpl
@@ -98,11 +105,39 @@ async def _visible_foreign_key_tables(self, database, table, pk_values, *, actor
     return tables
 
 
+def _guard_counts(datasette, db) -> None:
+    table_counts = db.table_counts
+
+    async def visible_counts(limit=10):
+        counts = await table_counts(limit)
+        narrowed = [t for t in counts if (reg := definition().registers.get(t)) and reg.rows and reg.database == db.name]
+        scope = _SCOPE.get()
+        if not narrowed or scope is None:
+            return counts
+        actor = await resolve_actor(datasette, Request(scope, None))
+        counts = dict(counts)   # core may keep its own
+        for table in narrowed:
+            condition = rows_condition(actor, table)
+            if condition is not None:
+                try:
+                    result = await db.execute(f"select count(*) from (select 1 from {quote(table)} where {condition}"
+                                              f" limit {db.count_limit + 1})", custom_time_limit=limit)
+                    counts[table] = result.first()[0]
+                except (QueryInterrupted, sqlite3.DatabaseError):   # as core: a count too slow is unknown
+                    counts[table] = None
+        return counts
+
+    db.table_counts = visible_counts
+
+
 @hookimpl
 def startup(datasette):
     if not getattr(datasette, "_taizhang_row_access", False):
         _guard_resolve_row(datasette)
         _guard_labels(datasette)
+        for name in definition().databases:
+            if name in datasette.databases:
+                _guard_counts(datasette, datasette.get_database(name))
         datasette._taizhang_row_access = True
     RowView.foreign_key_tables = _visible_foreign_key_tables
 
@@ -132,14 +167,20 @@ async def _autocomplete(datasette, request, database: str, table: str) -> Respon
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
-        async def narrowed_autocomplete(scope, receive, send):
-            match = AUTOCOMPLETE.match(scope.get("path", "")) if scope["type"] == "http" else None
+        async def row_access(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            match = AUTOCOMPLETE.match(scope.get("path", ""))
             if match and scope["method"] == "GET":
                 answer = await _autocomplete(datasette, Request(scope, receive), match["database"], match["table"])
                 if answer is not None:
                     return await answer.asgi_send(send)
-            await app(scope, receive, send)
+            token = _SCOPE.set(scope)
+            try:
+                await app(scope, receive, send)
+            finally:
+                _SCOPE.reset(token)
 
-        return narrowed_autocomplete
+        return row_access
 
     return wrap

@@ -175,17 +175,22 @@ def triggers_sql(definition: Definition, reg: Register) -> dict[str, str]:
     t = quote(reg.name)
     free = " OR ".join(_holds(r) for r in unrestricted_roles(definition, reg)) or "0"
     when = f"WHEN (SELECT roles FROM {CONTEXT}) IS NOT NULL AND NOT ({free})"
+    # Whether a row is in a scope depends on its owner and preset columns only (the department
+    # tree lives in other tables), so the row after an update is judged again only when one of
+    # them changes: the nested updates of the app's own triggers (updated_at) skip that.
+    scoped = ", ".join(quote(c) for c in dict.fromkeys(
+        [reg.owner, *(p for presets in reg.rows.values() for p in presets if p not in (OWN, DEPARTMENT))]) if c)
     bodies = {
-        "insert": [_no_reader(reg), *_refusals(definition, reg, "NEW.", INSERTING)],
-        "update": [_no_reader(reg), *_refusals(definition, reg, "OLD.", UPDATING),
-                   *_refusals(definition, reg, "NEW.", UPDATED)],
-        "delete": [_no_reader(reg), *_refusals(definition, reg, "OLD.", DELETING)],
+        "insert": ("INSERT", [_no_reader(reg), *_refusals(definition, reg, "NEW.", INSERTING)]),
+        "update": ("UPDATE", [_no_reader(reg), *_refusals(definition, reg, "OLD.", UPDATING)]),
+        "moved": (f"UPDATE OF {scoped}", _refusals(definition, reg, "NEW.", UPDATED)),
+        "delete": ("DELETE", [_no_reader(reg), *_refusals(definition, reg, "OLD.", DELETING)]),
     }
     return {
-        f"{TRIGGER_PREFIX}{reg.name}_rows_{op}": (
-            f"CREATE TRIGGER {{name}} BEFORE {op.upper()} ON {t} FOR EACH ROW {when}\nBEGIN {' '.join(body)} END"
+        f"{TRIGGER_PREFIX}{reg.name}_rows_{name}": (
+            f"CREATE TRIGGER {{name}} BEFORE {event} ON {t} FOR EACH ROW {when}\nBEGIN {' '.join(body)} END"
         )
-        for op, body in bodies.items()
+        for name, (event, body) in bodies.items()
     }
 
 

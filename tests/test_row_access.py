@@ -128,6 +128,11 @@ async def test_sql_of_a_narrowed_reader_is_refused(rows_ds):
         response = await rows_ds.client.get(f"/ops/-/query.json?sql={sql}", actor=analyst)
         assert response.status_code == 400, (sql, response.text)
         assert "没有用 SQL 读取" in response.json()["error"] and CANARY not in response.text
+    # _where= on a table page is SQL of the reader's too
+    response = await rows_ds.client.get(
+        "/ops/employees.json?_where=id+in+(select+applicant_id+from+leave_requests)", actor=analyst)
+    assert response.status_code == 400 and "没有用 SQL 读取请假申请" in response.json()["error"]
+    assert (await rows_ds.client.get("/ops/employees.json?_where=id>0", actor=analyst)).status_code == 200
     # an admin reads everything
     response = await rows_ds.client.get("/ops/-/query.json?sql=select+reason+from+leave_requests", actor={"id": "a", "roles": ["admin"]})
     assert CANARY in response.text
@@ -216,4 +221,6 @@ def test_generated_triggers_are_trusted(definition):
     from taizhang.schema import triggers_sql
 
     names = set(triggers_sql(load().registers["leave_requests"]))
-    assert {"tz_leave_requests_rows_insert", "tz_leave_requests_rows_update", "tz_leave_requests_rows_delete"} <= names
+    assert {"tz_leave_requests_rows_insert", "tz_leave_requests_rows_update", "tz_leave_requests_rows_moved",
+            "tz_leave_requests_rows_delete"} <= names
+    assert not {n for n in triggers_sql(load().registers["partners"]) if "_rows_" in n}   # no rows:
