@@ -195,14 +195,16 @@ def triggers_sql(definition: Definition, reg: Register) -> dict[str, str]:
 
 
 def indexes_sql(reg: Register) -> list[str]:
-    """The scope's lookups are by owner (an fk, indexed by schema.indexes_sql) and by the
-    employees' department and the departments' manager and parent (fks too). What the table
-    page adds is its sort: the owner with the register's sort column, so a narrowed page reads
-    its rows in order from the index instead of sorting every row of the owner's."""
+    """The indexes a narrowed table page reads by. The scope's own lookups are by owner (an fk,
+    indexed by schema.indexes_sql) and by the employees' department and the departments' manager
+    and parent (fks too). What the page adds is its sort and its facets over the reader's rows:
+    the owner with the sort column, so the rows come in order from the index, and the owner with
+    each facet column, so a facet counts from the index alone instead of reading every row of
+    the owners' (bench/bench_rows.py: a department head's facets took twice an admin's without)."""
     if not reg.rows or not reg.owner:
         return []
-    sort = reg.sort_desc or reg.sort
-    if not sort or sort == reg.owner or reg.natural_key[:2] == (reg.owner, sort):
-        return []   # (a natural key starting with the two is that index already)
-    return [f"CREATE INDEX IF NOT EXISTS {quote(f'idx_{reg.name}_{reg.owner}_{sort}')}"
-            f" ON {quote(reg.name)} ({quote(reg.owner)}, {quote(sort)})"]
+    wanted = [c for c in dict.fromkeys([reg.sort_desc or reg.sort, *reg.facets]) if c and c != reg.owner]
+    # (a natural key starting with the owner and the column is that index already)
+    wanted = [c for c in wanted if reg.natural_key[:2] != (reg.owner, c)]
+    return [f"CREATE INDEX IF NOT EXISTS {quote(f'idx_{reg.name}_{reg.owner}_{c}')}"
+            f" ON {quote(reg.name)} ({quote(reg.owner)}, {quote(c)})" for c in wanted]
