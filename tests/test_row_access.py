@@ -224,3 +224,34 @@ def test_generated_triggers_are_trusted(definition):
     assert {"tz_leave_requests_rows_insert", "tz_leave_requests_rows_update", "tz_leave_requests_rows_moved",
             "tz_leave_requests_rows_delete"} <= names
     assert not {n for n in triggers_sql(load().registers["partners"]) if "_rows_" in n}   # no rows:
+
+
+@pytest.mark.asyncio
+async def test_our_pages_show_the_readers_rows_and_only_those(rows_ds):
+    ds = rows_ds
+    # history: a row of one's own has it, another's answers like a missing row
+    assert (await ds.client.get("/-/history/ops/leave_requests/3", actor=EMPLOYEE)).status_code == 200
+    assert (await ds.client.get("/-/history/ops/leave_requests/5", actor=EMPLOYEE)).status_code == 404
+    assert (await ds.client.get("/-/history/ops/leave_requests/4", actor=HEAD)).status_code == 200
+    # forms
+    assert (await ds.client.get("/-/form/ops/leave_requests/3", actor=EMPLOYEE)).status_code == 200
+    assert (await ds.client.get("/-/form/ops/leave_requests/5", actor=EMPLOYEE)).status_code == 404
+    # linked records on an employee's page: the reader's own leave requests there, a colleague's not
+    own_page = (await ds.client.get("/ops/employees/3", actor=EMPLOYEE)).text
+    assert "leave-3" in own_page
+    colleague = (await ds.client.get("/ops/employees/4", actor=EMPLOYEE)).text
+    assert "leave-4" not in colleague
+    assert "leave-4" in (await ds.client.get("/ops/employees/4", actor=HEAD)).text
+    # the picker and core's autocomplete: the reader's tasks
+    for who, expected in ((EMPLOYEE, {3}), (HEAD, {2, 3, 4})):
+        found = (await ds.client.get("/-/choices/ops/task_updates/task_id?q=task", actor=who)).json()["choices"]
+        assert {c["id"] for c in found} == expected
+        rows = (await ds.client.get("/ops/tasks/-/autocomplete?q=task", actor=who)).json()["rows"]
+        assert {r["pks"]["id"] for r in rows} == expected
+    # the grid saves a cell of one's own row
+    response = await ds.client.post("/-/cells/ops/leave_requests", actor=EMPLOYEE,
+                                    json={"changes": [{"id": 3, "column": "reason", "value": "家中有事"}]})
+    assert response.status_code == 200, response.text
+    # the import is not offered to a narrowed reader
+    response = await ds.client.get("/-/import/ops/leave_requests", actor=EMPLOYEE)
+    assert response.status_code == 403 and "不能从 Excel 导入" in response.text
