@@ -39,8 +39,8 @@ def _text(owner: int, what: str) -> str:
 
 
 def seed(conn) -> None:
-    """Departments, employees and rows of tasks, task_updates, leave_requests, expense_claims
-    and customer_feedback owned by every employee (a plain connection: no login, unnarrowed)."""
+    """Departments, employees and rows of tasks, task_updates, leave_requests, expense_claims,
+    work_reports and customer_feedback owned by every employee (a plain connection: no login, unnarrowed)."""
     for id_, no, name, _ in EMPLOYEES:
         conn.execute("INSERT INTO employees (id, employee_no, name, status) VALUES (?, ?, ?, '在职')", [id_, no, name])
     for id_, name, parent, manager in DEPARTMENTS:
@@ -63,6 +63,10 @@ def seed(conn) -> None:
             "INSERT INTO expense_claims (id, claim_no, applicant_id, category, amount, incurred_on, description, status)"
             " VALUES (?, ?, ?, '交通费', 10, '2026-11-01', ?, '已提交')",
             [owner, _text(owner, "claim"), owner, _text(owner, "claim")])
+        conn.execute(
+            "INSERT INTO work_reports (id, reporter_id, kind, period_start, title, status)"
+            " VALUES (?, ?, '周报', '2026-11-16', ?, '已提交')",
+            [owner, owner, _text(owner, "report")])
         conn.execute(
             "INSERT INTO customer_feedback (id, feedback_no, received_at, kind, subject, handler_id, status)"
             " VALUES (?, ?, '2026-11-20 09:00', '投诉', ?, ?, '已分派')",

@@ -48,7 +48,7 @@ def test_presets_as_sql(definition):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates"])
+@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports", "customer_feedback"])
 async def test_employee_sees_own_rows(rows_ds, table):
     assert await _ids(rows_ds, table, EMPLOYEE) == {3}
 
@@ -62,7 +62,7 @@ async def test_employee_sees_tasks_they_own_or_assigned(rows_ds):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates"])
+@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports"])
 async def test_department_head_sees_own_department_and_below(rows_ds, table):
     # 00002 heads 客户运营组 (00002, 00004) and, below it, 客服小组 (00003); not 运营部 above it
     assert await _ids(rows_ds, table, HEAD) == row_people.SEES["head"]
@@ -70,8 +70,8 @@ async def test_department_head_sees_own_department_and_below(rows_ds, table):
 
 @pytest.mark.asyncio
 async def test_union_of_roles(rows_ds):
-    # customer_feedback narrows employees only (who are not granted it today): department_head
-    # reads it as operational, unnarrowed, so the head reads every row
+    # customer_feedback narrows employees only: department_head reads it as operational,
+    # unnarrowed, so the head (an employee too) reads every row
     assert await _ids(rows_ds, "customer_feedback", HEAD) == {1, 2, 3, 4, 5, 6}
     assert await _ids(rows_ds, "leave_requests", {**EMPLOYEE, "roles": ["employee", "hr"]}) == {1, 2, 3, 4, 5, 6}
     assert await _ids(rows_ds, "leave_requests", {**HEAD, "roles": ["department_head"]}) == {2, 3, 4}
