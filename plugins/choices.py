@@ -8,7 +8,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from taizhang import choices
-from taizhang.web import definition, may
+from taizhang.web import definition, may, rows_condition
 
 
 def _error(message: str, status: int) -> Response:
@@ -38,7 +38,8 @@ async def choices_view(request, datasette):
         if not (raw.isascii() and raw.isdigit() and int(raw) < 2**63):
             return _error(f"id 应为整数，收到「{raw}」", 400)
         ids = [int(raw)]
-    found = await choices.search(datasette.get_database(target.database), target, request.args.get("q", ""), ids)
+    found = await choices.search(datasette.get_database(target.database), target, request.args.get("q", ""), ids,
+                                 visible=rows_condition(actor, target.name, alias="t."))
     return Response.json({"choices": found})
 
 

@@ -24,7 +24,7 @@ from taizhang.i18n import localise
 from taizhang import ids
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import check_columns, quote
-from taizhang.web import definition, language_of, may
+from taizhang.web import definition, language_of, may, row_visible, rows_condition
 
 # A reference select lists at most this many target rows (the registers it serves are small).
 MAX_CHOICES = 2000
@@ -37,13 +37,15 @@ async def _check(datasette, request, database, table, action):
     return reg
 
 
-async def _choices(datasette, reg) -> dict[str, list[tuple[int, str]]]:
+async def _choices(datasette, actor, reg) -> dict[str, list[tuple[int, str]]]:
     """For each reference column, (id, '张三（00012）· 市场部') of the rows it may point to: the
-    select that works without JavaScript (forms.js turns it into the searchable picker)."""
+    select that works without JavaScript (forms.js turns it into the searchable picker) — of a
+    narrowed register, the reader's rows only."""
     out = {}
     for col in reg.foreign_keys:
         target = definition().registers[col.references]
-        found = await choices.search(datasette.get_database(target.database), target, limit=MAX_CHOICES)
+        found = await choices.search(datasette.get_database(target.database), target, limit=MAX_CHOICES,
+                                     visible=rows_condition(actor, target.name, alias="t."))
         out[col.name] = [(c["id"], c["label"]) for c in found]
     return out
 
@@ -87,15 +89,15 @@ async def form(request, datasette):
     current = None
     if row_id:
         found = (await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first()
-        if found is None:
-            raise NotFound("没有这条记录")
+        if found is None or not await row_visible(datasette, request.actor, database, table, int(row_id)):
+            raise NotFound("没有这条记录")   # a row outside the reader's scope: the same answer
         current = dict(found)
     values = {c: (current or {}).get(c) for c in reg.columns}
     errors: dict[str, str] = {}
     conflict = None
     differences = []
     version = (current or {}).get("updated_at")
-    options = await _choices(datasette, reg)
+    options = await _choices(datasette, request.actor, reg)
     if request.method == "POST":
         post = await request.post_vars()
         for col in reg.columns.values():

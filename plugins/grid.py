@@ -16,7 +16,7 @@ from datasette.utils.asgi import Response
 from taizhang import cells, xref
 from taizhang.i18n import localise
 from taizhang.messages import BUSY
-from taizhang.web import definition, language_of, may
+from taizhang.web import definition, language_of, may, rows_condition
 
 MAX_BODY_BYTES = 1024 * 1024
 # Not editable in the grid: the key and the times the database keeps.
@@ -55,7 +55,9 @@ async def cells_endpoint(request, datasette):
     try:
         changes = cells.read_changes(body, reg)
         db = datasette.get_database(database)
-        saved = await db.execute_write_fn(lambda conn: cells.save(conn, definition(), reg, changes), request=request)
+        visible = _visible(request.actor, reg)
+        saved = await db.execute_write_fn(lambda conn: cells.save(conn, definition(), reg, changes, visible),
+                                          request=request)
     except cells.Refused as refused:
         return _answer_refusal(refused.errors, _refuse)
     except xref.StillReferenced as refused:   # a 工号 / partner name agreements name: on its cells
@@ -69,6 +71,12 @@ async def cells_endpoint(request, datasette):
             if "register" in cell:
                 cell["href"] = datasette.urls.row(cell.pop("database"), cell.pop("register"), str(cell["value"]))
     return Response.json({"ok": True, "rows": {str(k): v for k, v in saved.items()}})
+
+
+def _visible(actor, reg) -> dict[str, str]:
+    """The writer's rows of this register and of those it refers to, where narrowed."""
+    tables = {reg.name, *(c.references for c in reg.foreign_keys)}
+    return {t: c for t in tables if (c := rows_condition(actor, t)) is not None}
 
 
 def _answer_refusal(errors: list[dict], refuse) -> Response:

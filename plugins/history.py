@@ -6,7 +6,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang import history
-from taizhang.web import definition, may
+from taizhang.web import definition, may, row_visible, rows_condition
 
 INSTANCE_ROLES = {"admin", "manager"}
 
@@ -34,9 +34,22 @@ def _filters(request) -> dict:
     }
 
 
-async def _entries(datasette, database, tables, **kwargs):
+def _rows(actor, tables) -> dict[str, str]:
+    """The narrowed registers among `tables`, with the rows this reader sees (row-level access)."""
+    return {t: c for t in tables if (c := rows_condition(actor, t)) is not None}
+
+
+async def _entries(datasette, request, database, tables, **kwargs):
     db = datasette.get_database(database)
-    return await db.execute_fn(lambda conn: history.entries(conn, definition(), database, tables, **kwargs))
+    rows = _rows(request.actor, tables)
+    return await db.execute_fn(lambda conn: history.entries(conn, definition(), database, tables, rows=rows, **kwargs))
+
+
+async def _check_row(datasette, request, database, table, row_id) -> None:
+    """A row outside the reader's scope has no history for them, like a row that never was
+    (for a narrowed reader a deleted row is outside it too: its owner cannot be asked)."""
+    if not await row_visible(datasette, request.actor, database, table, row_id):
+        raise NotFound("没有这条记录")
 
 
 async def _render(datasette, request, title, entries, **context):
@@ -53,7 +66,8 @@ async def _render(datasette, request, title, entries, **context):
 async def row_history(request, datasette):
     database, table = await _check_register(datasette, request)
     row_id = int(request.url_vars["row_id"])
-    entries = await _entries(datasette, database, [table], row_id=row_id)
+    await _check_row(datasette, request, database, table, row_id)
+    entries = await _entries(datasette, request, database, [table], row_id=row_id)
     reg = definition().registers[table]
     can_restore = await may(datasette, request.actor, "update-row", database, table) and await may(datasette, request.actor, "insert-row", database, table)
     return await _render(
@@ -65,7 +79,7 @@ async def row_history(request, datasette):
 
 async def table_history(request, datasette):
     database, table = await _check_register(datasette, request)
-    entries = await _entries(datasette, database, [table], **_filters(request))
+    entries = await _entries(datasette, request, database, [table], **_filters(request))
     reg = definition().registers[table]
     return await _render(datasette, request, f"{reg.label} · 变更历史", entries,
                          database=database, table=table, show_filters=True)
@@ -82,7 +96,7 @@ async def instance_history(request, datasette):
             r.name for r in definition().registers_in(database)
             if (wanted in (None, r.name)) and await _readable(datasette, request.actor, database, r.name)
         ]
-        entries += await _entries(datasette, database, tables, **_filters(request))
+        entries += await _entries(datasette, request, database, tables, **_filters(request))
     entries.sort(key=lambda e: e.at, reverse=True)
     registers = [r for r in definition().registers.values()
                  if await _readable(datasette, request.actor, r.database, r.name)]
@@ -99,6 +113,7 @@ async def restore(request, datasette):
     for action in ("update-row", "insert-row"):
         if not await may(datasette, request.actor, action, database, table):
             raise Forbidden("没有恢复此台账记录的权限")
+    await _check_row(datasette, request, database, table, row_id)
     post = await request.post_vars()
     try:
         log_id = int(post.get("log_id", ""))
@@ -106,7 +121,8 @@ async def restore(request, datasette):
         raise NotFound("没有这条变更记录")
     column = post.get("column") or None
     db = datasette.get_database(database)
-    found = await db.execute_fn(lambda conn: history.entry(conn, definition(), database, table, log_id))
+    rows = _rows(request.actor, [table])
+    found = await db.execute_fn(lambda conn: history.entry(conn, definition(), database, table, log_id, rows=rows))
     if found is None or found.row_id != row_id:
         raise NotFound("没有这条变更记录")
     if column:

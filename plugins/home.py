@@ -12,7 +12,7 @@ from datasette.utils.asgi import Response
 from taizhang import backup, chinese, clock, due
 from taizhang import search as search_index
 from taizhang.schema import fts_table, quote
-from taizhang.web import data_dir, definition, may, may_query
+from taizhang.web import data_dir, definition, may, may_query, rows_condition
 
 SEARCH_LIMIT = 20
 # 我的待办 lists at most this many items per register (the overdue report has them all).
@@ -85,8 +85,9 @@ async def home(request, datasette):
         for name in names:
             if name in readable:
                 reg = regs[name]
+                visible = rows_condition(actor, name)   # a narrowed register: the reader's rows
                 count = (await datasette.get_database(reg.database).execute(
-                    f"select count(*) from {quote(name)}")).first()[0]
+                    f"select count(*) from {quote(name)}" + (f" where {visible}" if visible else ""))).first()[0]
                 entries.append({"reg": reg, "count": count, "url": datasette.urls.table(reg.database, name)})
         if entries:
             areas.append((area, entries))
@@ -112,9 +113,11 @@ async def search(request, datasette):
         for reg in definition().registers.values():
             if not await _readable(datasette, actor, reg):
                 continue
+            visible = rows_condition(actor, reg.name)   # a narrowed register: only the reader's rows
+            scope = f" and {visible}" if visible else ""
             if reg.search:
                 sql = (f"select id, {quote(reg.label_column)} as label from {quote(reg.name)} where id in "
-                       f"(select rowid from {quote(fts_table(reg))} where {quote(fts_table(reg))} match :match) "
+                       f"(select rowid from {quote(fts_table(reg))} where {quote(fts_table(reg))} match :match){scope} "
                        f"limit {SEARCH_LIMIT + 1}")
                 params = {"match": chinese.search_query(query)}
             else:  # small registers without a search index: their key and label columns
@@ -124,7 +127,7 @@ async def search(request, datasette):
                     continue
                 # 简 and 繁 forms both: names are stored as typed (陳嘉欣 stays 陳嘉欣)
                 where = " or ".join(f"{quote(c)} like :simplified or {quote(c)} like :traditional" for c in text_columns)
-                sql = f"select id, {quote(reg.label_column)} as label from {quote(reg.name)} where {where} limit {SEARCH_LIMIT + 1}"
+                sql = f"select id, {quote(reg.label_column)} as label from {quote(reg.name)} where ({where}){scope} limit {SEARCH_LIMIT + 1}"
                 params = {"simplified": f"%{chinese.to_simplified(query)}%", "traditional": f"%{chinese.to_traditional(query)}%"}
             rows = await _rows(datasette, reg.database, sql, params)
             if rows:

@@ -22,7 +22,7 @@ from taizhang.importer.batches import UndoRefused, list_batches, undo
 from taizhang.importer.engine import ImportFileError, ImportStopped, import_files
 from taizhang.importer.files import open_workbook
 from taizhang.importer.report import write_report
-from taizhang.web import data_dir, definition, may, user_store
+from taizhang.web import data_dir, definition, may, rows_condition, user_store
 
 # The upload limit; datasette.yml can set plugins.taizhang.max_upload_mb.
 DEFAULT_MAX_UPLOAD_MB = 20
@@ -41,6 +41,13 @@ async def _check(datasette, request, database, table) -> None:
     allowed = reg is not None and reg.database == database and await may(datasette, request.actor, "insert-row", database, table)
     if not allowed:
         raise Forbidden("没有向此台账导入数据的权限")
+    if rows_condition(request.actor, table) is not None:
+        raise Forbidden(NARROWED)
+
+
+# An import matches rows by their natural key among every row of the register, so for someone
+# who sees only some of them its preview would tell which others exist (docs/row-access.md).
+NARROWED = "你只能查看此台账中与你相关的记录，不能从 Excel 导入（导入会按关键字段匹配全部记录）；请用表单逐条新增"
 
 
 async def _allowed(datasette, actor, tables) -> rights.Allowed:
@@ -314,6 +321,8 @@ def register_routes():
 def table_actions(datasette, actor, database, table, request):
     async def inner():
         if table not in definition().registers or not await may(datasette, actor, "insert-row", database, table):
+            return []
+        if rows_condition(actor, table) is not None:
             return []
         return [{"href": datasette.urls.path(f"/-/import/{database}/{table}"), "label": "从 Excel 导入",
                  "description": "上传 Excel 或 CSV 文件，预览、核对后导入"}]

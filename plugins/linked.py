@@ -9,7 +9,7 @@ from datasette.utils.asgi import Forbidden, Response
 from taizhang import clock
 from taizhang import ids
 from taizhang.schema import quote
-from taizhang.web import definition, may
+from taizhang.web import definition, may, rows_condition
 
 SHOWN = 20
 # Columns shown for a linked row: its key and label, then status-like columns.
@@ -27,8 +27,9 @@ def _columns(reg, via: str) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c and c != via and c in reg.columns][:MAX_COLUMNS]
 
 
-async def _labels(datasette, reg, rows: list[dict], columns: list[str]) -> None:
-    """Replace reference ids in the shown columns by the referenced row's label, in place."""
+async def _labels(datasette, actor, reg, rows: list[dict], columns: list[str]) -> None:
+    """Replace reference ids in the shown columns by the referenced row's label, in place —
+    of a row the reader may see (row-level access): others keep their id."""
     for column in columns:
         col = reg.columns[column]
         if col.type != "fk":
@@ -37,22 +38,27 @@ async def _labels(datasette, reg, rows: list[dict], columns: list[str]) -> None:
         ids = sorted({r[column] for r in rows if r[column] is not None})
         if not ids:
             continue
+        visible = rows_condition(actor, target.name)
         result = await datasette.get_database(target.database).execute(
-            f"select id, {quote(target.label_column)} from {quote(target.name)} where id in ({', '.join('?' * len(ids))})", ids)
+            f"select id, {quote(target.label_column)} from {quote(target.name)} where id in ({', '.join('?' * len(ids))})"
+            + (f" and {visible}" if visible else ""), ids)
         names = {row[0]: row[1] for row in result.rows}
         for r in rows:
             r[column] = names.get(r[column], r[column])
 
 
-async def _section(datasette, reg, where: str, value, via: str) -> dict:
+async def _section(datasette, actor, reg, where: str, value, via: str) -> dict:
     columns = _columns(reg, via)
+    visible = rows_condition(actor, reg.name)   # a narrowed register: the reader's rows only
+    if visible:
+        where = f"({where}) and {visible}"
     order = f"{quote(reg.sort_desc)} desc" if reg.sort_desc else quote(reg.sort or "id")
     db = datasette.get_database(reg.database)
     count = (await db.execute(f"select count(*) from {quote(reg.name)} where {where}", [value])).first()[0]
     result = await db.execute(
         f"select id, {', '.join(map(quote, columns))} from {quote(reg.name)} where {where} order by {order} limit {SHOWN}", [value])
     rows = [dict(r) for r in result.rows]
-    await _labels(datasette, reg, rows, columns)
+    await _labels(datasette, actor, reg, rows, columns)
     return {"reg": reg, "count": count, "rows": rows, "columns": [(c, reg.columns[c].label) for c in columns],
             "url": datasette.urls.table(reg.database, reg.name) + f"?{via}={value}" if via else None}
 
@@ -99,14 +105,14 @@ def top_row(datasette, request, database, table, row):
                 continue
             for col in other.foreign_keys:
                 if col.references == table:
-                    section = await _section(datasette, other, f"{quote(col.name)} = ?", values["id"], col.name)
+                    section = await _section(datasette, request.actor, other, f"{quote(col.name)} = ?", values["id"], col.name)
                     section["title"] = f"{other.label}（{col.label}）"
                     section["add"] = (table, other.name) in ADD_IN_PLACE and await _may(datasette, request.actor, "insert-row", other)
                     section["via"] = col.name
                     sections.append(section)
             for column, ref in other.cross_references.items():   # hr.db rows naming this one by key
                 if ref["register"] == table and values.get(ref["column"]) is not None:
-                    section = await _section(datasette, other, f"{quote(column)} = ?", values[ref["column"]], "")
+                    section = await _section(datasette, request.actor, other, f"{quote(column)} = ?", values[ref["column"]], "")
                     section["title"] = other.label
                     sections.append(section)
         owners = []

@@ -12,12 +12,13 @@ a refusal) writes none."""
 import contextvars
 import json
 import re
+import sqlite3
 import urllib.parse
 
 from datasette import hookimpl
 from datasette.utils.asgi import Request
 
-from taizhang import reads
+from taizhang import reads, row_access
 from taizhang.audit import READ_LOG
 from taizhang.web import definition, resolve_actor
 
@@ -30,6 +31,9 @@ _READ = contextvars.ContextVar("taizhang_confidential_reads", default=None)
 # (taizhang/reads.py). The page's own queries (counts of tables, the menu) keep the exemption.
 _OWN_SQL = contextvars.ContextVar("taizhang_reader_sql", default=())
 _RUNS_OWN_SQL = contextvars.ContextVar("taizhang_runs_reader_sql", default=False)
+# Database -> the tables the reader's own SQL may not read (row-level access: registers they
+# read narrowed or not at all, taizhang/row_access.py). Worked out only for requests carrying SQL.
+_DENIED = contextvars.ContextVar("taizhang_denied_to_reader_sql", default=None)
 
 
 def _own_sql(scope) -> tuple[str, ...]:
@@ -88,9 +92,15 @@ def _has_rows(body: bytes) -> bool:
 
 @hookimpl
 def startup(datasette):
-    for name, tables in reads.confidential_tables(definition()).items():
+    confidential = reads.confidential_tables(definition())
+    for name in definition().databases:   # every file: row-level access watches ops.db too
         if name in datasette.databases:
-            _watch(datasette.get_database(name), name, tables)
+            _watch(datasette.get_database(name), name, confidential.get(name, set()))
+
+
+def _refused(table: str) -> Exception:
+    # OperationalError: core answers it as invalid SQL (400) with the sentence.
+    return sqlite3.OperationalError(row_access.refused_sentence(definition(), table))
 
 
 def _watch(db, name: str, tables: set[str]) -> None:
@@ -104,8 +114,12 @@ def _watch(db, name: str, tables: set[str]) -> None:
         seen = _READ.get()
         if seen is None:
             return await execute_fn(fn)
-        return await execute_fn(reads.watched(fn, tables, seen.setdefault(name, set()),
-                                              counts_show_nothing=not _RUNS_OWN_SQL.get()))
+        denied = (_DENIED.get() or {}).get(name) if _RUNS_OWN_SQL.get() else None
+        if not tables and not denied:
+            return await execute_fn(fn)   # nothing to note or refuse: no authorizer at all
+        return await execute_fn(reads.watched(
+            fn, tables, seen.setdefault(name, set()), counts_show_nothing=not _RUNS_OWN_SQL.get(),
+            denied=(lambda table: row_access.denies(denied, table)) if denied else None, refused=_refused))
 
     execute = db.execute
 
@@ -137,6 +151,12 @@ def _watch(db, name: str, tables: set[str]) -> None:
     db._taizhang_watched = True
 
 
+async def _denied_to(datasette, request) -> dict[str, set[str]]:
+    actor = await resolve_actor(datasette, request) or {}
+    roles = actor.get("roles") or ()
+    return {name: row_access.tables_denied_to_sql(definition(), roles, name) for name in definition().databases}
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
@@ -145,7 +165,9 @@ def asgi_wrapper(datasette):
                 return await app(scope, receive, send)
             seen: dict[str, set[str]] = {}
             token = _READ.set(seen)
-            own_sql = _OWN_SQL.set(_own_sql(scope))
+            reader_sql = _own_sql(scope)
+            own_sql = _OWN_SQL.set(reader_sql)
+            denied = _DENIED.set(await _denied_to(datasette, Request(scope, receive)) if reader_sql else {})
             status, body = {}, []
             write = ANSWERS_WITH_ROWS.match(scope["path"]) if scope["method"] == "POST" else None
 
@@ -161,6 +183,7 @@ def asgi_wrapper(datasette):
             finally:
                 _READ.reset(token)
                 _OWN_SQL.reset(own_sql)
+                _DENIED.reset(denied)
             code = status.get("code", 500)
             # Shown: a page, or a refusal that repeats values (a form's edit conflict); not a
             # redirect, and not an error page.

@@ -89,10 +89,15 @@ def _encodable(value) -> bool:
     return not isinstance(value, str) or not any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
-def save(conn: sqlite3.Connection, definition: Definition, reg: Register, changes: list[Change]) -> dict:
+def save(conn: sqlite3.Connection, definition: Definition, reg: Register, changes: list[Change],
+         visible: dict[str, str] | None = None) -> dict:
     """Apply the changes (inside the caller's transaction). Returns {id: {version, cells}}
     for the rows saved; raises Refused (so the caller's transaction rolls back) when any cell
-    could not be saved."""
+    could not be saved. `visible`: register -> the writer's rows of it (row-level access,
+    taizhang/row_access.py): a row of this register outside them is missing, a reference to
+    one is shown without its label."""
+    visible = visible or {}
+    scope = f" AND {visible[reg.name]}" if reg.name in visible else ""
     rows: dict[int, dict[str, object]] = {}
     versions: dict[int, str | None] = {}
     for change in changes:
@@ -101,7 +106,7 @@ def save(conn: sqlite3.Connection, definition: Definition, reg: Register, change
     errors: list[dict] = []
     lookups: dict[str, Lookup] = {}
     for row_id, typed in rows.items():
-        found = conn.execute(f"SELECT updated_at FROM {quote(reg.name)} WHERE id = ?", [row_id]).fetchone()
+        found = conn.execute(f"SELECT updated_at FROM {quote(reg.name)} WHERE id = ?{scope}", [row_id]).fetchone()
         if found is None:
             errors += [_error(row_id, c, f"{reg.label}中没有 id 为 {row_id} 的记录（可能已被删除）") for c in typed]
             continue
@@ -121,7 +126,7 @@ def save(conn: sqlite3.Connection, definition: Definition, reg: Register, change
         errors += _update(conn, definition, reg, row_id, values, typed)
     if errors:
         raise Refused(errors)
-    return {row_id: _shown(conn, definition, reg, row_id, list(typed)) for row_id, typed in rows.items()}
+    return {row_id: _shown(conn, definition, reg, row_id, list(typed), visible) for row_id, typed in rows.items()}
 
 
 def place(message: str, reg: Register, changes: list[Change]) -> list[dict]:
@@ -190,7 +195,8 @@ def _column_of(message: str, reg: Register, columns: list[str]) -> str:
     return next((c for c in columns if reg.columns[c].label in message), columns[0])
 
 
-def _shown(conn, definition: Definition, reg: Register, row_id: int, columns: list[str]) -> dict:
+def _shown(conn, definition: Definition, reg: Register, row_id: int, columns: list[str],
+           visible: dict[str, str]) -> dict:
     """The saved row as the grid shows it: each cell's stored value and, for references, the
     label of the row referred to."""
     row = conn.execute(f"SELECT * FROM {quote(reg.name)} WHERE id = ?", [row_id]).fetchone()
@@ -202,7 +208,8 @@ def _shown(conn, definition: Definition, reg: Register, row_id: int, columns: li
         cell = {"value": value}
         if col.type == "fk" and value is not None:
             target = definition.registers[col.references]
-            label = conn.execute(f"SELECT {quote(target.label_column)} FROM {quote(target.name)} WHERE id = ?",
+            scope = f" AND {visible[target.name]}" if target.name in visible else ""
+            label = conn.execute(f"SELECT {quote(target.label_column)} FROM {quote(target.name)} WHERE id = ?{scope}",
                                  [value]).fetchone()
             cell.update(label=label[0] if label else None, register=target.name, database=target.database)
         cells[column] = cell

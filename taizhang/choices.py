@@ -50,12 +50,14 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def search(db, target: Register, q: str = "", ids: list[int] | None = None, limit: int = LIMIT) -> list[dict]:
+async def search(db, target: Register, q: str = "", ids: list[int] | None = None, limit: int = LIMIT,
+                 visible: str | None = None) -> list[dict]:
     """[{id, label}] of the target's rows matching `q` (or with these ids), best first:
-    rows whose label or key starts with the query, then the rest, by label."""
+    rows whose label or key starts with the query, then the rest, by label. `visible`: the
+    reader's rows of a narrowed register (taizhang/row_access.py, over alias t)."""
     sql, key_sql, detail_sql = _select_sql(target)
     label_sql = f"t.{quote(target.label_column)}"
-    where, params, order = [], [], ""
+    where, params, order = ([visible] if visible else []), [], ""
     if ids is not None:
         where.append(f"t.id IN ({', '.join('?' * len(ids))})")
         params += ids

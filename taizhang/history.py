@@ -102,12 +102,17 @@ def entries(
     since: str | None = None,
     until: str | None = None,
     limit: int = PAGE_SIZE,
+    rows: dict[str, str] | None = None,
 ) -> list[Entry]:
-    """Newest first. `tables` limits the entries to registers the reader may see."""
+    """Newest first. `tables` limits the entries to registers the reader may see, `rows` (table
+    -> SQL condition, taizhang/row_access.py) a narrowed register's to the rows they see now."""
     if not tables:
         return []
     where = [f"table_name IN ({', '.join('?' for _ in tables)})"]
     params: list = list(tables)
+    for table, condition in (rows or {}).items():
+        where.append(f"(table_name <> ? OR row_id IN (SELECT id FROM {quote(table)} WHERE {condition}))")
+        params.append(table)
     for clause, value in (
         ("row_id = ?", row_id), ("id = ?", log_id), ("actor = ?", actor), ("operation = ?", operation),
         ("at >= ?", since), ("at < date(?, '+1 day')", until),
@@ -133,8 +138,9 @@ def entries(
     return out
 
 
-def entry(conn: sqlite3.Connection, definition: Definition, database: str, table: str, log_id: int) -> Entry | None:
-    found = entries(conn, definition, database, [table], log_id=log_id, limit=1)
+def entry(conn: sqlite3.Connection, definition: Definition, database: str, table: str, log_id: int,
+          rows: dict[str, str] | None = None) -> Entry | None:
+    found = entries(conn, definition, database, [table], log_id=log_id, limit=1, rows=rows)
     return found[0] if found else None
 
 

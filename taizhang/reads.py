@@ -43,14 +43,21 @@ def _returned_rows(result) -> bool:
         return True   # something built from what was read (a workbook, an object)
 
 
-def watched(fn: Callable, tables: set[str], seen: set[str], counts_show_nothing: bool = True) -> Callable:
+def watched(fn: Callable, tables: set[str], seen: set[str], counts_show_nothing: bool = True,
+            denied: Callable[[str], bool] | None = None, refused: Callable[[str], Exception] | None = None) -> Callable:
+    """`denied(table)`: tables this call may not read at all (row-level access refuses SQL a
+    narrowed reader wrote, taizhang/row_access.py); the call then raises `refused(table)`."""
     lowered = {t.lower() for t in tables}
 
     def run(conn: sqlite3.Connection):
         read: set[str] = set()
         counted = []
+        refusals: list[str] = []
 
         def authorizer(action, table, column, _schema, _trigger):
+            if denied and action == sqlite3.SQLITE_READ and denied(table):
+                refusals.append(table)   # count(*) included: a count of rows one may not see
+                return sqlite3.SQLITE_DENY
             # count(*) reads a table with an empty column name: a number, not a value.
             if action == sqlite3.SQLITE_READ and column and table and table.lower() in lowered:
                 read.add(table)
@@ -63,6 +70,10 @@ def watched(fn: Callable, tables: set[str], seen: set[str], counts_show_nothing:
         conn.set_authorizer(authorizer)
         try:
             result = fn(conn)
+        except sqlite3.DatabaseError as ex:
+            if refusals and refused:
+                raise refused(refusals[0]) from ex
+            raise
         finally:
             conn.set_authorizer(None)
         if read and _returned_rows(result) and not (counts_show_nothing and counted and _is_a_count(result)):

@@ -301,6 +301,9 @@ def indexes_sql(reg: Register) -> list[str]:
         f"ON {quote(reg.name)} ({', '.join(map(quote, cols))})"
         for cols in wanted
     ]
+    from taizhang import row_access   # the index a narrowed table page reads by
+
+    statements += row_access.indexes_sql(reg)
     if len(reg.natural_key) > 1:
         statements.append(
             f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(f'uq_{reg.name}_natural_key')} "
@@ -357,12 +360,20 @@ def triggers_sql(reg: Register) -> dict[str, str]:
             )
     triggers.update(_canonicalise_triggers(reg))
     triggers.update(_derive_triggers(reg))
+    triggers.update(_row_access_triggers(reg))
     generated = {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
     # The processes (workflow, on_transition, rollup): their own module, which builds on this one.
     from taizhang import workflow
 
     generated.update(workflow.triggers_sql(reg))
     return generated
+
+
+def _row_access_triggers(reg: Register) -> dict[str, str]:
+    """A narrowed writer writes only rows inside their scope (taizhang/row_access.py)."""
+    from taizhang import registers, row_access   # row_access builds on this module
+
+    return row_access.triggers_sql(registers.load(), reg)
 
 
 def _guard_triggers(reg: Register) -> dict[str, str]:

@@ -12,10 +12,11 @@ from datasette.utils.asgi import Response
 from datasette.tokens import TokenInvalid
 from itsdangerous import BadSignature
 
-from taizhang import people
+from taizhang import people, row_access
 from taizhang.audit import key_from_secret
 from taizhang.datadir import DataDir
 from taizhang.registers import Definition, load
+from taizhang.schema import quote
 from taizhang.users import SESSION_ABSOLUTE, UserStore, verify_password
 
 SESSION_COOKIE = "tz_session"
@@ -61,6 +62,23 @@ async def may_query(datasette, actor, database: str, query: str) -> bool:
 
 def definition() -> Definition:
     return load()
+
+
+def rows_condition(actor, table: str, alias: str = "") -> str | None:
+    """The rows of `table` this actor reads, as SQL over the row (taizhang/row_access.py):
+    None for every row, row_access.NONE for none."""
+    return row_access.for_actor(definition(), table, actor, alias)
+
+
+async def row_visible(datasette, actor, database: str, table: str, row_id) -> bool:
+    """Is this row one the actor may see? (Whether they may read the register at all is `may`'s.)
+    A row outside their scope answers like a missing one wherever this is asked."""
+    condition = rows_condition(actor, table)
+    if condition is None:
+        return True
+    found = await datasette.get_database(database).execute(
+        f"select 1 from {quote(table)} where id = ? and {condition}", [row_id])
+    return found.first() is not None
 
 
 def client_ip(request) -> str | None:

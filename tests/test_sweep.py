@@ -13,13 +13,17 @@ import yaml
 
 from taizhang.app import make_datasette
 from taizhang.datadir import REPO, DataDir, init
-from tests.conftest import ROLES
+from taizhang.registers import load
+from tests.conftest import ROLES as ALL_ROLES
 
 pytestmark = pytest.mark.fast
 CANARY = "CANARYq8Zt"   # ASCII: found verbatim in HTML, CSV and \u-escaped JSON alike
 CA = "confidentiality_agreements"
 PRIVILEGED = {"admin", "hr"}
 PASSWORD = "Sweep-pass-1"
+# Roles a login can be given (department_head is derived from the registers: the row sweep
+# below logs in as a department's head for it).
+ROLES = [r for r in ALL_ROLES if r not in load().derived_roles]
 
 # Every route pattern Datasette serves -> the concrete URLs that exercise it.
 ROUTES = {
@@ -288,3 +292,135 @@ async def test_search_shows_the_canaries_only_to_those_who_may_see_them(sweep):
     url = f"/-/search?q={CANARY[6:]}"
     assert CANARY in (await ds.client.get(url, **actors["session:hr"])).text
     assert CANARY not in (await ds.client.get(url, **actors["session:manager"])).text
+
+
+# -- row-level access (docs/row-access.md) ----------------------------------------------------
+# Rows of the registers with rows: that an employee (00003) and a department head (00002, head
+# of 客户运营组 and through it of 客服小组) may not see hold ROW_CANARY (tests/row_people.py);
+# every route above, and the ones that show a register's rows, must never show it to them.
+from tests import row_people  # noqa: E402
+from tests.row_people import CANARY as ROW_CANARY  # noqa: E402
+
+NARROWED = ["tasks", "task_updates", "leave_requests", "expense_claims", "work_reports"]
+HIDDEN_IDS = [1, 5, 6]   # owned by 00001 (above the head's department) and 财务部's people
+ROW_URLS = [
+    # part of the canary: the search page echoes the query
+    "/", "/-/search?q=" + ROW_CANARY[:-1], "/-/search?q=RowCanary", "/-/history",
+    "/ops/employees/1", "/ops/employees/5", "/ops/employees/1.json?_extra=foreign_key_tables",
+    "/ops/departments/4", "/ops/tasks/3", "/ops/tasks/3.json",
+    "/-/choices/ops/task_updates/task_id?q=RowCanary", "/-/choices/ops/task_updates/task_id?id=1",
+    "/-/choices/ops/tasks/parent_id?q=", "/-/form/ops/task_updates", "/-/form/ops/tasks/3",
+    "/ops/-/query.json?sql=select+*+from+leave_requests",
+    "/ops/employees.json?_where=id+in+(select+applicant_id+from+leave_requests)",
+    *(url for table in NARROWED for url in (
+        f"/ops/{table}", f"/ops/{table}.json", f"/ops/{table}.csv", f"/ops/{table}.xlsx",
+        f"/ops/{table}.json?_shape=array&_size=max", f"/ops/{table}.json?_extra=facet_results,count,columns",
+        f"/ops/{table}?_facet=status&_facet_size=max", f"/ops/{table}.json?_sort=id&_size=1",
+        f"/ops/{table}.json?_search={ROW_CANARY}", f"/ops/{table}.json?id__gte=0", f"/ops/{table}/-/count",
+        f"/ops/{table}/-/fragment", f"/ops/{table}/-/autocomplete?q=RowCanary", f"/ops/{table}/-/autocomplete?_initial=1",
+        f"/-/history/ops/{table}", f"/-/form/ops/{table}", f"/-/cells/ops/{table}", f"/-/import/ops/{table}",
+        *(u for i in HIDDEN_IDS for u in (
+            f"/ops/{table}/{i}", f"/ops/{table}/{i}.json", f"/ops/{table}/{i}/-/update",
+            f"/-/history/ops/{table}/{i}", f"/-/history/ops/{table}/{i}/restore", f"/-/form/ops/{table}/{i}")),
+    )),
+]
+ROW_ACTORS = {"employee": ("employee", "00003"), "department_head": ("employee", "00002")}
+
+
+def _xlsx_text(content: bytes) -> str:
+    """Every cell of a workbook, as text (the xlsx is zipped: no canary shows in its bytes)."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    return "\n".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v is not None)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def row_sweep(tmp_path_factory):
+    data_dir = DataDir.resolve(tmp_path_factory.mktemp("row-sweep"))
+    init(data_dir)
+    conn = data_dir.connect("ops")
+    row_people.seed(conn)
+    conn.close()
+    store = data_dir.users()
+    ds = make_datasette(data_dir)
+    await ds.invoke_startup()
+    actors = {}
+    for name, (role, employee_no) in ROW_ACTORS.items():
+        store.add(f"rows-{name}", PASSWORD, role, employee_no=employee_no)
+        actors[name] = {"cookies": {"tz_session": store.start_session(f"rows-{name}")}}
+    # the history pages show changes: one change to every row, made by the app
+    for table in NARROWED:
+        await ds.get_database("ops").execute_write(f"update {table} set id = id where 0")
+    return ds, actors
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("actor_name", list(ROW_ACTORS))
+async def test_row_canaries_never_reach_a_narrowed_reader(row_sweep, actor_name):
+    ds, actors = row_sweep
+    credentials = actors[actor_name]
+    # the head's role is derived from departments.manager_id, not given to the login
+    me = (await ds.client.get("/-/actor.json", **credentials)).json()["actor"]
+    assert ("department_head" in me["roles"]) == (actor_name == "department_head")
+    urls = sorted({*ROW_URLS, *(url for url in (u for urls in ROUTES.values() for u in urls) if "/ops" in url or url == "/")})
+    failures = []
+    for url in urls:
+        for method in ("GET", "POST"):
+            if method == "POST" and re.search(r"/-/logout$|/-/drop$|/-/delete$", url):
+                continue
+            if method == "POST":
+                response = await ds.client.post(url, json={}, **credentials)
+            else:
+                response = await ds.client.get(url, **credentials)
+            if response.status_code >= 500:
+                failures.append(f"{method} {url}: {response.status_code}")
+            text = _xlsx_text(response.content) if response.content[:2] == b"PK" else response.text
+            if ROW_CANARY in text:
+                at = text.index(ROW_CANARY)
+                failures.append(f"{method} {url}: row canary leaked ({response.status_code}): "
+                                + text[max(0, at - 200):at + 40].replace("\n", " "))
+    assert not failures, "\n".join(failures)
+    # a hidden row answers like a missing one
+    for table in NARROWED:
+        hidden = await ds.client.get(f"/ops/{table}/1.json", **credentials)
+        missing = await ds.client.get(f"/ops/{table}/999.json", **credentials)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text == missing.text.replace("999", "1")
+    # grid edits of a hidden row: the same answer as a missing row
+    for row_id in (1, 999):
+        response = await ds.client.post("/-/cells/ops/leave_requests", json={"changes": [
+            {"id": row_id, "column": "reason", "value": "x"}]}, **credentials)
+        assert response.status_code == 400 and f"没有 id 为 {row_id} 的记录" in response.json()["message"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("actor_name", list(ROW_ACTORS))
+async def test_row_counts_and_facets_count_only_visible_rows(row_sweep, actor_name):
+    ds, actors = row_sweep
+    credentials = actors[actor_name]
+    expected = row_people.SEES["head" if actor_name == "department_head" else "employee"]
+    for table in NARROWED:
+        facet = load().registers[table].facets[0]
+        data = (await ds.client.get(f"/ops/{table}.json?_extra=count,facet_results&_facet={facet}&_shape=objects",
+                                    **credentials)).json()
+        assert {r["id"] for r in data["rows"]} == expected, table
+        assert data["count"] == len(expected)
+        assert sum(f["count"] for f in data["facet_results"]["results"][facet]["results"]) == len(expected)
+        count = (await ds.client.post(f"/ops/{table}/-/count", **credentials)).json()["count"]
+        assert count == len(expected)
+    # the database page's and the index's row counts
+    tables = {t["name"]: t["count"] for t in (await ds.client.get("/ops.json", **credentials)).json()["tables"]}
+    databases = (await ds.client.get("/.json", **credentials)).json()["databases"]
+    index = next(d for d in databases if d["name"] == "ops")["tables_and_views_truncated"]
+    for table in NARROWED:
+        assert tables[table] == len(expected), table
+    for entry in index:   # (None when a count took longer than the index page's 10 ms, as core's)
+        if entry["name"] in NARROWED:
+            assert entry["count"] in (None, len(expected)), entry
+    # "links from other tables" on an employee's row page counts only visible rows
+    data = (await ds.client.get("/ops/employees/1.json?_extra=foreign_key_tables", **credentials)).json()
+    counts = {(fk["other_table"], fk["other_column"]): fk["count"] for fk in data["foreign_key_tables"]}
+    assert counts.get(("leave_requests", "applicant_id"), 0) == 0
