@@ -209,11 +209,11 @@ def parse_real(value, scale: float = 1) -> float | None:
 
 
 def parse_int(value) -> int | None:
-    """Integers, also with a unit typed after them: 2023年, 30天, 5次, 40%."""
+    """Integers, also with a unit typed after them: 2023年, 30天, 5次, 3张, 40%."""
     if empty(value):
         return None
     if isinstance(value, str):
-        value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名|%)$", "", ascii_forms(value))
+        value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名|张|張|%)$", "", ascii_forms(value))
     if isinstance(value, int) and not isinstance(value, bool):
         number = value   # exactly as given: a float would round a large integer
     else:
