@@ -95,7 +95,7 @@ def test_customer_feedback_datetimes_typed_and_real(imported):
     assert stored["FK-20261202-04"] == "2026-12-02 09:30 / 2026-12-03 09:30"       # full-width, 年月日 点分
     problems = "\n".join(_problems(results["customer_feedback"].output))
     assert "第 8 行“登记时间”列：无法识别的日期时间：12月2日上午（值：12月2日上午）" in problems
-    assert "第 9 行“处理时限”列：时间不存在：2026-12-02 25:00" in problems
+    assert "第 9 行“处理时限”列：无法识别的日期时间：2026-12-02 25:00" in problems
 
 
 def test_expense_claims_and_visits_values(imported):

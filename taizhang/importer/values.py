@@ -90,17 +90,18 @@ def parse_date(value, *, date1904: bool = False, open_ended: bool = False) -> st
 
 
 _DATETIME_PATTERNS = [
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?\s*(\d{1,2})\s*(?::|点|點|时|時)\s*(\d{1,2})?\s*分?(?::\d{2})?$"),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?\s*(\d{1,2})\s*(?::|点|點|时|時)\s*(\d{1,2})?\s*分?(?::\d{2}(?:\.\d+)?)?$"),
     re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s+|T)(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d+)?)?$"),
 ]
-DATETIME_HINT = "请填写如 2026-12-02 09:30 或 2026/12/2 9:30 的日期和时间（24 小时制）"
+DATETIME_HINT = "请填写如 2026-12-02 09:30 的日期和时间（24 小时制）"
 
 
 def parse_datetime(value, *, date1904: bool = False) -> str | None:
     """A date and a time of day, stored 'YYYY-MM-DD HH:MM' (the instance's local time): from a
-    datetime cell (or its serial), or typed as 2026-12-02 09:30, 2026-12-02T09:30, 2026/12/2 9:30
-    or 2026年12月2日 9点30分, full-width digits too; seconds typed are dropped, a cell is rounded
-    to the minute. The one reader of datetime values: import, grid, forms, the browser widget."""
+    datetime cell (or its serial), or typed as 2026-12-02 09:30, 2026-12-02T09:30 (what a
+    browser's datetime-local sends), 2026/12/2 9:30 or 2026年12月2日 9点30分, full-width digits
+    too; seconds typed are dropped, a cell is rounded to the minute. The one reader of datetime
+    values: the import, the grid, the forms, the browser widget."""
     if empty(value):
         return None
     if isinstance(value, datetime.datetime):
@@ -109,25 +110,26 @@ def parse_datetime(value, *, date1904: bool = False) -> str | None:
         if value.second * 1_000_000 + value.microsecond >= 30_000_000:
             moment += datetime.timedelta(minutes=1)
         return moment.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, datetime.date):   # a date cell without a time: midnight is a guess
-        raise CellError(f"缺少时间：{value.isoformat()}", DATETIME_HINT)
+    if isinstance(value, datetime.date):   # a date cell without a time: midnight would be a guess
+        raise CellError(f"无法识别的日期时间：{value.isoformat()}", DATETIME_HINT)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if 1 <= value <= 2958465:  # Excel's serial range, the fraction being the time of day
             epoch = EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH_1900
-            minutes = round(value * 24 * 60)
-            moment = datetime.datetime.combine(epoch, datetime.time()) + datetime.timedelta(minutes=minutes)
+            moment = datetime.datetime.combine(epoch, datetime.time()) + datetime.timedelta(minutes=round(value * 24 * 60))
             return moment.strftime("%Y-%m-%d %H:%M")
         raise CellError(f"无法识别的日期时间：{value}", DATETIME_HINT)
     text = ascii_forms(str(value)).replace("：", ":")
     for pattern in _DATETIME_PATTERNS:
         if m := pattern.match(text):
-            day = _iso(int(m[1]), int(m[2]), int(m[3]), text)
             hour, minute = int(m[4]), int(m[5] or 0)
             if hour > 23 or minute > 59:
-                raise CellError(f"时间不存在：{text}", "小时应为 0–23，分钟应为 0–59")
+                break
+            try:
+                day = datetime.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+            except ValueError:   # 2026-02-30 9:30: say the date is impossible, not "unreadable"
+                shown = re.split(r"(?:\s+|T|(?<=日))\d{1,2}\s*(?::|点|點|时|時)", text)[0].strip()
+                raise CellError(f"日期不存在：{shown}", DATETIME_HINT) from None
             return f"{day} {hour:02d}:{minute:02d}"
-    if any(pattern.match(text) for pattern in _DATE_PATTERNS):
-        raise CellError(f"缺少时间：{text}", DATETIME_HINT)
     raise CellError(f"无法识别的日期时间：{text}", DATETIME_HINT)
 
 
