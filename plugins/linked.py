@@ -179,7 +179,7 @@ async def add_linked(request, datasette):
     row = {reg.parent: parent_id, **row}
     back = datasette.urls.row(database, parent, str(parent_id))
     if errors:
-        datasette.add_message(request, f"未能添加{reg.label}：" + "；".join(errors), datasette.ERROR)
+        datasette.add_message(request, "未能添加：" + "；".join(errors), datasette.ERROR)
         return Response.redirect(back)
     try:
         await datasette.get_database(reg.database).execute_write_fn(
@@ -188,7 +188,7 @@ async def add_linked(request, datasette):
                 list(row.values())),
             request=request)
     except Exception as ex:  # constraint errors arrive as Chinese sentences (plugins/integrity.py)
-        datasette.add_message(request, f"未能添加{reg.label}：{ex}", datasette.ERROR)
+        datasette.add_message(request, f"未能添加：{ex}", datasette.ERROR)
         return Response.redirect(back)
     datasette.add_message(request, f"已添加{reg.label}", datasette.INFO)
     return Response.redirect(back)

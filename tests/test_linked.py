@@ -28,7 +28,7 @@ async def test_meeting_shows_its_resolutions_and_adds_one(empty_ds):
     bad = await empty_ds.client.post("/-/linked/ops/meetings/meeting_actions/add", data={
         "parent_id": "1", "item": "坏日期", "due_on": "2024-02-30"}, actor=editor)
     follow = await empty_ds.client.get("/ops/meetings/1", actor=editor, cookies=dict(bad.cookies))
-    assert "未能添加会议决议：完成时限：日期不存在：2024-02-30" in follow.text
+    assert "未能添加：完成时限：日期不存在：2024-02-30" in follow.text
     viewer_page = (await empty_ds.client.get("/ops/meetings/1", actor=actor("viewer"))).text
     assert "添加会议决议" not in viewer_page
     denied = await empty_ds.client.post("/-/linked/ops/meetings/meeting_actions/add", data={"parent_id": "1", "item": "x"}, actor=actor("viewer"))
@@ -100,11 +100,11 @@ async def test_a_task_page_adds_progress_notes_with_the_register_forms_widgets(e
     refused = await empty_ds.client.post("/-/linked/ops/tasks/task_updates/add", data={
         "parent_id": "1", "reported_at": "12月2日上午", "reporter_id": "1", "progress": "140"}, actor=editor)
     page = (await empty_ds.client.get("/ops/tasks/1", actor=editor, cookies=dict(refused.cookies))).text
-    assert "未能添加任务进展：记录时间：无法识别的日期时间：12月2日上午" in page
+    assert "未能添加：记录时间：无法识别的日期时间：12月2日上午" in page
     missing = await empty_ds.client.post("/-/linked/ops/tasks/task_updates/add", data={
         "parent_id": "1", "reported_at": "2026-12-03 10:00", "reporter_id": "1"}, actor=editor)
     page = (await empty_ds.client.get("/ops/tasks/1", actor=editor, cookies=dict(missing.cookies))).text
-    assert "未能添加任务进展：" in page and "工作进展" in page
+    assert "未能添加：工作进展为必填项" in page
     assert len((await empty_ds.client.get("/ops/task_updates.json?_shape=array", actor=editor)).json()) == 1
 
 
