@@ -400,7 +400,10 @@ def _customers(conn, rng, today, staff) -> list[dict]:
         if n <= 12 or r < 0.2:  # overdue for the tier's follow-up
             visit = today - _d(follow + rng.randint(5, 120))
         elif r < 0.3:
-            visit = None  # never visited
+            visit = None  # never visited: new customers, their first visit due or just overdue
+            if first:
+                first = today - _d(rng.randint(5, follow + 20))
+                last = first + _d(rng.randint(0, (today - first).days))
         else:
             visit = today - _d(rng.randrange(follow))
         stale = last is None or (today - last).days > 365
