@@ -69,7 +69,8 @@ async def test_the_grid_reads_typed_datetimes_and_names_the_field(empty_ds):
         {"id": 1, "column": "reply_due_at", "value": "12月2日上午"}]}, actor=admin)
     assert refused.status_code == 400
     [error] = refused.json()["errors"]
-    assert error["column"] == "reply_due_at" and error["message"].startswith("处理时限：无法识别的日期时间：12月2日上午")
+    assert error["column"] == "reply_due_at"
+    assert error["message"].startswith(f"{REPLY_DUE.label}：无法识别的日期时间：12月2日上午")
 
 
 @pytest.mark.asyncio
@@ -77,4 +78,5 @@ async def test_the_database_refuses_what_the_readers_never_store(empty_ds):
     refused = await empty_ds.client.post("/ops/customer_feedback/-/insert", json={"row": {
         "feedback_no": "FK-002", "received_at": "2026/12/1 8:00", "kind": "咨询", "subject": "发票"}}, actor=actor("admin"))
     assert refused.status_code == 400
-    assert refused.json()["errors"][0].startswith("受理时间必须是有效的日期时间（YYYY-MM-DD HH:MM）")
+    label = load().registers["customer_feedback"].columns["received_at"].label
+    assert refused.json()["errors"][0].startswith(f"{label}必须是有效的日期时间（YYYY-MM-DD HH:MM）")

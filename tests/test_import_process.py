@@ -81,6 +81,7 @@ def test_leave_requests_values(imported):
     assert ("00004", "事假", "2026-12-08", "2026-12-08", 0.5, "已提交") in stored           # 0.5天, 待审批
     assert ("00005", "调休", "2026-12-21", "2026-12-22", 2.0, "已提交") in stored           # 調休, 2026年12月21日
     assert ("00006", "病假", "2026-12-03", "2026-12-04", 2.0, "已提交") in stored           # sick
+    assert ("00002", "年假", "2027-01-04", "2027-01-08", 5.0, "草稿") in stored             # days left blank
     problems = "\n".join(_problems(results["leave_requests"].output))
     assert "第 10 行" in problems and "结束日期不能早于开始日期" in problems                   # ends before it starts
     assert "第 11 行“姓名”列" in problems and "不在册的人" in problems                        # no such employee
@@ -91,11 +92,11 @@ def test_customer_feedback_datetimes_typed_and_real(imported):
     stored = dict(_rows(data_dir, "SELECT feedback_no, received_at || ' / ' || coalesce(reply_due_at, '') FROM customer_feedback"))
     assert stored["FK-20261201-01"] == "2026-12-01 09:20 / 2026-12-02 09:20"       # Excel date-time cells
     assert stored["FK-20261201-02"] == "2026-12-01 14:05 / 2026-12-03 14:05"       # 2026/12/1 14:05
-    assert stored["FK-20261202-03"] == "2026-12-02 08:40 / 2026-12-04 17:00"       # 2026-12-02T08:40
+    assert stored["FK-20261202-03"] == "2026-12-02 08:40 / 2026-12-05 08:40"       # T; 建议: 72 hours
     assert stored["FK-20261202-04"] == "2026-12-02 09:30 / 2026-12-03 09:30"       # full-width, 年月日 点分
     problems = "\n".join(_problems(results["customer_feedback"].output))
     assert "第 8 行“登记时间”列：无法识别的日期时间：12月2日上午（值：12月2日上午）" in problems
-    assert "第 9 行“处理时限”列：无法识别的日期时间：2026-12-02 25:00" in problems
+    assert "第 9 行“回复期限”列：无法识别的日期时间：2026-12-02 25:00" in problems
 
 
 def test_expense_claims_and_visits_values(imported):
