@@ -1,5 +1,6 @@
 """Demo rows for the process registers: tasks and their progress notes, leave requests, expense
-claims, customer feedback, customer visits and partner rectifications.
+claims, customer feedback, visits and front-desk receptions, partner rectifications, work plans
+and work reports.
 
 A workflow row is reached the way people reach it: inserted in an initial state by someone its
 `create_by` allows, then moved one transition at a time, each step its own audited transaction
@@ -472,6 +473,135 @@ def rectifications(steps: Steps, rng: random.Random, today: datetime.date) -> in
     return len(plans)
 
 
+# -- work plans and reports -----------------------------------------------------------------------
+PLAN_GOALS = ["完成季度重点工作目标，关键指标达成率不低于 95%", "优化工作流程，提高响应速度", "配合年度预算编制与执行",
+              "加强团队培训与经验分享"]
+PLAN_MEASURES = ["每周例会跟进进度，责任落实到人", "按月复盘，问题清单限期关闭", "与相关部门建立对接机制"]
+
+
+def _month(today: datetime.date, shift: int) -> str:
+    year, month = divmod(today.year * 12 + today.month - 1 + shift, 12)
+    return f"{year}-{month + 1:02d}"
+
+
+def work_plans(steps: Steps, rng: random.Random, today: datetime.date) -> int:
+    """Each department's monthly plan, set up by the operations manager for its head: the last
+    two months done, this month's approved (two departments have none: the cadence report's
+    missing items), next month's drafted or submitted."""
+    cast = steps.cast
+    manager, leader = cast.account["manager"], cast.account["leader"]
+    count = 0
+    for k, (dept, head) in enumerate(sorted(cast.heads.items())):
+        for shift in (-2, -1, 0, 1):
+            if shift == 0 and k in (3, 7):
+                continue
+            row_id = steps.insert(manager, "work_plans", dict(
+                department_id=_department_id(steps.conn, dept), period=_month(today, shift),
+                title=f"{dept}{_month(today, shift).replace('-', '年', 1)}月工作计划", goals=rng.choice(PLAN_GOALS),
+                measures=rng.choice(PLAN_MEASURES), kpi_targets="客户满意度 ≥ 90%；任务按期完成率 ≥ 95%",
+                owner_id=head.id, status="草稿"))
+            count += 1
+            if shift == 1 and k % 3:
+                continue   # next month's, still a draft
+            steps.move(head, "work_plans", row_id, "已提交")
+            if shift == 1 and k == 3:
+                steps.move(manager, "work_plans", row_id, "已退回", "下月目标与年度计划不一致，请调整")
+            if shift == 1:
+                continue   # waits for the manager's approval, or for the head's changes
+            if shift == 0 and k == 1:   # sent back once, improved and approved
+                steps.move(manager, "work_plans", row_id, "已退回", "考核指标需量化，请补充")
+                steps.edit(head, "work_plans", row_id, kpi_targets="客户满意度 ≥ 92%；投诉 24 小时内回复率 100%")
+                steps.move(head, "work_plans", row_id, "已提交")
+            steps.move(leader if head.id == manager.id else manager, "work_plans", row_id, "已批准")
+            if shift < 0:
+                steps.move(head, "work_plans", row_id, "已完成")
+    return count
+
+
+REPORT_PROGRESS = ["完成本周客户回访 12 户，处理投诉 3 起", "跟进重点客户续约，完成报价方案", "整理会员积分到期名单并发送提醒",
+                   "配合市场推广组完成活动客户邀约"]
+REPORT_PROBLEMS = ["部分客户联系不上，已改为短信提醒", "系统导出数据格式不统一，已反馈数据分析组", None]
+
+
+def work_reports(steps: Steps, rng: random.Random, today: datetime.date) -> int:
+    """Weekly reports of 客户运营组's staff for the last three weeks, read by their head (the
+    newest still waiting; some people missed a week: the cadence report's missing items), and
+    last month's department reports of the heads under 运营部."""
+    cast = steps.cast
+    monday = today - _d(today.weekday())
+    count = 0
+    for n, person in enumerate(cast.members("客户运营组")):
+        head = cast.head_for(person)
+        for week in (3, 2, 1, 0):
+            if (n + week) % 5 == 0 or (week == 0 and n % 4):
+                continue   # not handed in (this week's: only a few have started one)
+            start = monday - _d(7 * week)
+            row_id = steps.insert(person, "work_reports", dict(
+                reporter_id=person.id, kind="周报", period_start=start.isoformat(),
+                title=f"{person.name} {start:%m月%d日}当周周报", progress=REPORT_PROGRESS[(n + week) % len(REPORT_PROGRESS)],
+                results="按计划完成", problems=rng.choice(REPORT_PROBLEMS), next_plan="继续跟进重点客户回访",
+                status="草稿" if week == 0 else "已提交"))
+            count += 1
+            if week == 1 and n == 1:
+                steps.move(head, "work_reports", row_id, "已退回", "问题描述不具体，请补充原因和解决方案")
+            if week <= 1:
+                continue   # a draft, or waiting for the head
+            if n == 2 and week == 2:
+                steps.move(head, "work_reports", row_id, "已退回", "请补充具体数据和下周计划")
+                steps.edit(person, "work_reports", row_id, next_plan="下周完成 15 户重要客户回访，整理投诉原因分析")
+                steps.move(person, "work_reports", row_id, "已提交")
+            steps.move(head, "work_reports", row_id, "已阅")
+    first = datetime.date.fromisoformat(_month(today, -1) + "-01")
+    for dept, head in sorted(cast.heads.items()):
+        if cast.parent.get(dept) != "运营部":
+            continue
+        row_id = steps.insert(head, "work_reports", dict(
+            reporter_id=head.id, kind="部门工作报告", period_start=first.isoformat(),
+            title=f"{dept}{first:%Y年%m月}工作报告", progress="本月重点工作按计划推进", results="主要指标达成",
+            problems="人手紧张，已申请增补", next_plan="按下月工作计划执行", status="已提交"))
+        count += 1
+        steps.move(cast.head_for(head), "work_reports", row_id, "已阅")
+    return count
+
+
+# -- customer receptions (no workflow: written as the receptionist) -------------------------------
+RECEPTIONS = [
+    ("电话", "咨询会员卡余额查询方法", True, None, "已回复"),
+    ("现场", "要求开具上月购物发票", False, "editor", "已回复"),
+    ("电话", "投诉配送员态度恶劣", False, "manager", "已转为反馈"),
+    ("电话", "询问企业团购折扣", False, "editor", "已转接"),
+    ("现场", "退换货流程咨询", True, None, "已回复"),
+    ("电话", "积分兑换礼品未到货", False, "employee", "已转接"),
+    ("电话", "新店开业时间", True, None, "已回复"),
+    ("现场", "商品质量问题要求退款", False, "employee", "已记录"),
+]
+
+
+def customer_receptions(steps: Steps, rng: random.Random, today: datetime.date) -> int:
+    """Calls and visits at the front desk: most answered on the spot, some transferred and replied
+    to, two transferred today and not yet replied (past their 30 minutes), one that became feedback."""
+    cast = steps.cast
+    desk = cast.others("客户运营组")[3:5]
+    feedback = steps.conn.execute("SELECT id FROM customer_feedback ORDER BY id LIMIT 1").fetchone()
+    for n, (channel, request, on_spot, to, status) in enumerate(RECEPTIONS):
+        received = datetime.datetime.combine(today - _d(max(0, 3 - n // 2)), datetime.time(9 + n, 10 * (n % 4)))
+        receptionist = desk[n % len(desk)]
+        replied = None if status in ("已转接", "已记录") or on_spot else received + datetime.timedelta(minutes=rng.randint(10, 25))
+        steps.insert(receptionist, "customer_receptions", dict(
+            received_at=received.strftime("%Y-%m-%d %H:%M"), channel=channel, caller_name=_person_name(rng),
+            phone=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}", request=request,
+            expected_solution=None if on_spot else "尽快回电告知处理结果", answered_on_spot=int(on_spot),
+            receptionist_id=receptionist.id, transferred_to_id=cast.account[to].id if to else None,
+            replied_at=replied and replied.strftime("%Y-%m-%d %H:%M"),
+            reply="已电话告知处理方式" if replied else None, status=status,
+            feedback_id=feedback[0] if status == "已转为反馈" and feedback else None))
+    return len(RECEPTIONS)
+
+
+def _person_name(rng) -> str:
+    return rng.choice("王李张刘陈杨黄赵吴周") + rng.choice(["先生", "女士"])
+
+
 def fill(conn, key: bytes, cast: Cast, today: datetime.date) -> dict[str, int]:
     """Every workflow register, step by step; returns rows inserted per register."""
     rng = random.Random(SEED)
@@ -482,4 +612,7 @@ def fill(conn, key: bytes, cast: Cast, today: datetime.date) -> dict[str, int]:
     counts["expense_claims"] = expense_claims(steps, rng, today)
     counts["customer_feedback"] = customer_feedback(steps, rng, today)
     counts["rectifications"] = rectifications(steps, rng, today)
+    counts["work_plans"] = work_plans(steps, rng, today)
+    counts["work_reports"] = work_reports(steps, rng, today)
+    counts["customer_receptions"] = customer_receptions(steps, rng, today)
     return counts
