@@ -3,7 +3,7 @@ customer_feedback, customer_visits) next to this file: hand-kept sheets with the
 of real ones — a title and a blank row above the header, a 序号 column, header variants, people
 by name or by 工号, typed dates and date-times (2026/12/2 9:30) beside real Excel date-time
 cells, a footer — and a few rows a person got wrong, which the import must report by file, row,
-column and value. Fixed data, so the files do not change between builds:
+column and value. Fixed data: a rebuild changes only the workbooks' saved time. Run it with
 
     python tests/samples/make_process_samples.py
 """
