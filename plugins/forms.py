@@ -198,6 +198,18 @@ async def _rules_for(datasette, request, database, table) -> dict | None:
     return None
 
 
+async def _linked_rules(datasette, request, database, table) -> dict[str, dict]:
+    """The rules of the child registers a row page offers to add in place (plugins/linked.py:
+    every register whose `parent:` refers to this one), for someone who may add their rows."""
+    out = {}
+    if request is None or request.actor is None:
+        return out
+    for reg in definition().children(table or ""):
+        if reg.database == database and await may(datasette, request.actor, "insert-row", reg.database, reg.name):
+            out[reg.name] = register_rules(reg)
+    return out
+
+
 def _scripted(template, view_name) -> bool:
     return view_name in ("table", "row") or template == "form.html"
 
@@ -209,11 +221,14 @@ def extra_body_script(template, database, table, view_name, request, datasette):
 
     async def inner():
         rules = await _rules_for(datasette, request, database, table)
-        if rules is None:
+        linked = await _linked_rules(datasette, request, database, table) if view_name == "row" else {}
+        if rules is None and not linked:
             return ""
         # "</" escaped: a value in the rules can never end the script element.
-        rules = localise(rules, await language_of(datasette, request))
-        data = json.dumps({"rules": rules, "base": datasette.urls.path("/")}, ensure_ascii=False).replace("</", "<\\/")
+        language = await language_of(datasette, request)
+        rules, linked = localise(rules, language), {name: localise(r, language) for name, r in linked.items()}
+        data = json.dumps({"rules": rules, "linked": linked, "base": datasette.urls.path("/")},
+                          ensure_ascii=False).replace("</", "<\\/")
         return f"window.taizhangForms = {data};"
 
     return inner

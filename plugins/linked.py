@@ -1,21 +1,27 @@
-"""Linked records on a row page, from the definition's references: a meeting's resolutions
-(with a form to add one in place), a partner's evaluations with the score trend, an employee's
+"""Linked records on a row page, from the definition's references: a meeting's resolutions, a
+task's progress notes, a customer's visits (each with a form to add one in place: every register
+with `parent:` in db/registers.yml), a partner's evaluations with the score trend, an employee's
 training records with this year's hours, anyone's confidentiality agreements for hr/admin only
-— every register that refers to the row, as far as the reader may read it."""
+— every register that refers to the row, as far as the reader may read it.
+
+The add-in-place form is the register form's fields (templates/_field.html: the same widgets,
+the same browser checks from the child register's rules) and its values are read as the form
+reads them; the database's rules decide."""
 
 from datasette import hookimpl
 from datasette.utils.asgi import Forbidden, Response
 
-from taizhang import clock
+from taizhang import choices, clock
 from taizhang import ids
+from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import quote
 from taizhang.web import definition, may, rows_condition
 
 SHOWN = 20
 # Columns shown for a linked row: its key and label, then status-like columns.
 MAX_COLUMNS = 5
-# Registers whose rows can be added from the page of the row they belong to.
-ADD_IN_PLACE = {("meetings", "meeting_actions")}
+# A reference select of the add form lists at most this many rows (the picker searches them all).
+MAX_CHOICES = 2000
 
 
 async def _may(datasette, actor, action, reg) -> bool:
@@ -107,47 +113,80 @@ def top_row(datasette, request, database, table, row):
                 if col.references == table:
                     section = await _section(datasette, request.actor, other, f"{quote(col.name)} = ?", values["id"], col.name)
                     section["title"] = f"{other.label}（{col.label}）"
-                    section["add"] = (table, other.name) in ADD_IN_PLACE and await _may(datasette, request.actor, "insert-row", other)
+                    section["add"] = other.parent == col.name and await _may(datasette, request.actor, "insert-row", other)
                     section["via"] = col.name
+                    if section["add"]:
+                        section["choices"] = await _choices(datasette, other)
                     sections.append(section)
             for column, ref in other.cross_references.items():   # hr.db rows naming this one by key
                 if ref["register"] == table and values.get(ref["column"]) is not None:
                     section = await _section(datasette, request.actor, other, f"{quote(column)} = ?", values[ref["column"]], "")
                     section["title"] = other.label
                     sections.append(section)
-        owners = []
-        if any(s.get("add") for s in sections):
-            result = await datasette.get_database("ops").execute(
-                "select id, name, employee_no from employees where coalesce(status, '在职') != '离职' order by employee_no")
-            owners = [dict(r) for r in result.rows]
         return await datasette.render_template(
             "_linked.html",
             {"sections": sections, "facts": await _extras(datasette, table, values), "row_id": values["id"],
-             "database": database, "table": table, "owners": owners},
+             "database": database, "table": table},
             request=request,
         )
 
     return inner
 
 
+async def _choices(datasette, reg) -> dict[str, list[tuple[int, str]]]:
+    """(id, '张三（00012）· 市场部') for each reference of the add form but its parent: the plain
+    select the picker stands on."""
+    out = {}
+    for col in reg.foreign_keys:
+        if col.name != reg.parent:
+            target = definition().registers[col.references]
+            found = await choices.search(datasette.get_database(target.database), target, limit=MAX_CHOICES)
+            out[col.name] = [(c["id"], c["label"]) for c in found]
+    return out
+
+
+def _read(reg, post) -> tuple[dict, list[str]]:
+    """The posted fields as the register stores them, and a sentence for each that cannot be."""
+    row, errors = {}, []
+    for col in reg.columns.values():
+        raw = post.get(col.name, "")
+        if col.name == reg.parent or not raw.strip():
+            continue
+        if col.type == "fk":   # the select (or the picker) posts the target row's id
+            row[col.name] = ids.row_id(raw)
+            if row[col.name] is None:
+                target = definition().registers[col.references].label
+                errors.append(f"{col.label}：「{raw[:40]}」不是{target}的记录编号，请从列表中选择")
+            continue
+        try:   # the same reading as the form and the import (2024/3/5, 2026/12/2 9:30, 是/否 …)
+            row[col.name] = parse_cell(col, raw)
+        except CellError as ex:
+            errors.append(f"{col.label}：{ex.reason}。{ex.hint}")
+    return row, errors
+
+
 async def add_linked(request, datasette):
-    """Add a resolution from its meeting's page: validated and audited like any write."""
+    """Add a child row (a resolution, a progress note, a visit) from its parent's page:
+    read like the register form, validated and audited like any write."""
     database, parent, child = request.url_vars["database"], request.url_vars["parent"], request.url_vars["child"]
-    regs = definition().registers
-    if (parent, child) not in ADD_IN_PLACE or request.method != "POST":
+    reg = definition().registers.get(child)
+    if request.method != "POST" or reg is None or reg.database != database or reg not in definition().children(parent):
         raise Forbidden("不能在此添加")
-    reg = regs[child]
     if not await _may(datasette, request.actor, "insert-row", reg):
         raise Forbidden("没有添加此类记录的权限")
     post = await request.post_vars()
     parent_id = ids.row_id(post.get("parent_id"))
     if parent_id is None:   # the page posts its row's id; anything else was not sent by it
-        datasette.add_message(request, f"未能添加：「{(post.get('parent_id') or '')[:40]}」不是{regs[parent].label}的记录编号",
+        label = definition().registers[parent].label
+        datasette.add_message(request, f"未能添加：「{(post.get('parent_id') or '')[:40]}」不是{label}的记录编号",
                               datasette.ERROR)
         return Response.redirect(datasette.urls.table(database, parent))
-    via = next(c.name for c in reg.foreign_keys if c.references == parent)
-    row = {via: parent_id, **{k: (v or None) for k, v in post.items() if k in reg.columns and k != via}}
+    row, errors = _read(reg, post)
+    row = {reg.parent: parent_id, **row}
     back = datasette.urls.row(database, parent, str(parent_id))
+    if errors:
+        datasette.add_message(request, "未能添加：" + "；".join(errors), datasette.ERROR)
+        return Response.redirect(back)
     try:
         await datasette.get_database(reg.database).execute_write_fn(
             lambda conn: conn.execute(

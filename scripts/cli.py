@@ -74,6 +74,9 @@ def _demo(data_dir: DataDir) -> None:
         click.echo("\nDemo logins (passwords are shown only this once):")
         for username, role, employee_no, password in created:
             click.echo(f"  {username:<14} role {role:<8} 工号 {employee_no}  password: {password}")
+        heads = demo.account_heads()
+        click.echo("Department heads (部门负责人, who approve their department's requests): "
+                   + ", ".join(f"demo-{role} heads {dept}" for role, dept in heads.items()))
 
 
 REPLICATE_HELP = (

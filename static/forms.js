@@ -15,12 +15,14 @@
   // Read when first needed: the page writes window.taizhangForms at the end of its body,
   // after this script (in the head) has run.
   var RULES = null;
+  var LINKED = {};   // register -> rules, for the add-in-place forms of a row page
   var BASE = "/";
   var pickerCount = 0;
 
   function settle() {
     var settings = window.taizhangForms || {};
     RULES = settings.rules || null;
+    LINKED = settings.linked || {};
     BASE = settings.base || "/";
   }
 
@@ -278,7 +280,9 @@
     }
   }
 
-  function enhanceForm(form) {
+  // A form of one register, checked with that register's rules (a row page's add-in-place
+  // form is another register's than the page's own).
+  function enhanceForm(form, RULES) {
     var fields = {};
     form.querySelectorAll(".field[data-column]").forEach(function (field) {
       var name = field.getAttribute("data-column");
@@ -491,10 +495,13 @@
 
   function start() {
     settle();
-    document.querySelectorAll("form.register-form").forEach(enhanceForm);
-    // Other forms with a reference (the linked-records add form on a row page).
+    document.querySelectorAll("form.register-form").forEach(function (form) { enhanceForm(form, RULES); });
+    document.querySelectorAll("form.linked-add").forEach(function (form) {
+      enhanceForm(form, LINKED[form.getAttribute("data-register")] || null);
+    });
+    // Other forms with a reference.
     document.querySelectorAll("select[data-picker-url]").forEach(function (select) {
-      if (!select.closest("form.register-form")) {
+      if (!select.closest("form.register-form, form.linked-add")) {
         enhanceSelect(select);
       }
     });

@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime
 import random
 
-from taizhang import audit, clock, registers, search, xref
+from taizhang import audit, clock, demo_processes, registers, search, xref
 from taizhang.datadir import DataDir
 
 SEED = 20240501
 
 # Employees linked to the demo logins, created first so their 工号 are stable: role -> 00001...
+# A position that is its department's leader's makes the login that department's head (the
+# derived department_head role): demo-admin heads 运营部, demo-manager 客户运营组, demo-hr
+# 行政人事部 and demo-leader 总经理办公室; the others are members.
 ACCOUNT_EMPLOYEES = [
     ("admin", "王建国", "运营部", "运营总监"),
     ("manager", "李娜", "客户运营组", "客户运营经理"),
@@ -23,21 +26,26 @@ ACCOUNT_EMPLOYEES = [
     ("editor", "陈静", "客户运营组", "客户经理"),
     ("analyst", "杨帆", "数据分析组", "数据分析师"),
     ("viewer", "赵敏", "运营部", "运营助理"),
+    ("employee", "周晓雯", "客户运营组", "客服专员"),
+    ("finance", "孙丽华", "财务部", "会计"),
+    ("leader", "郑国栋", "总经理办公室", "总经理"),
+    ("office", "何佳琪", "行政人事部", "行政专员"),
 ]
 DEMO_ACCOUNTS: dict[str, str] = {r[0]: f"{i:05d}" for i, r in enumerate(ACCOUNT_EMPLOYEES, 1)}
 
 # (name, parent, leader's position, member positions, headcount); parents come first.
 DEPARTMENTS = [
-    ("运营部", None, "运营总监", ["运营助理"], 4),
+    ("总经理办公室", None, "总经理", ["总经理助理"], 2),
+    ("运营部", "总经理办公室", "运营总监", ["运营助理"], 4),
     ("市场推广组", "运营部", "市场推广主管", ["市场专员", "活动策划", "新媒体运营"], 10),
     ("客户运营组", "运营部", "客户运营经理", ["客户经理", "客服专员", "客户成功专员"], 16),
     ("产品运营组", "运营部", "产品运营主管", ["产品运营专员", "用户研究员"], 8),
     ("数据分析组", "运营部", "数据分析主管", ["数据分析师", "BI 工程师"], 6),
     ("合作伙伴管理组", "运营部", "渠道合作主管", ["渠道专员", "商务专员"], 7),
     ("内容与媒体组", "市场推广组", "内容主编", ["文案策划", "视频编辑"], 6),
-    ("行政人事部", None, "人事行政经理", ["人事专员", "行政专员", "招聘专员"], 7),
+    ("行政人事部", "总经理办公室", "人事行政经理", ["人事专员", "行政专员", "招聘专员"], 7),
     ("培训发展组", "行政人事部", "培训主管", ["培训专员"], 4),
-    ("财务部", None, "财务经理", ["会计", "出纳"], 4),
+    ("财务部", "总经理办公室", "财务经理", ["会计", "出纳"], 4),
 ]
 SURNAMES = ("王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 林 高 罗 郑 梁 谢 宋 唐 许 韩 冯 邓 曹 彭 曾 田 董"
             " 潘 袁 蔡 蒋 余 叶 程 苏 吕 丁 沈 姚 卢 钟 陆 汪 范 金 石 廖 夏 方 白 孟 秦 江 顾 毛 邵 钱 严 戴").split()
@@ -143,6 +151,12 @@ ACTIONS = ["整理重要客户回访名单并完成回访", "提交下季度市�
            "完善会员积分规则方案", "核对培训费用报销", "梳理到期合作协议并启动续签", "优化客服话术手册"]
 # Given to the demo manager and editor, already overdue, so their logins show something to do.
 ACCOUNT_ACTIONS = ["跟进高风险客户回访并反馈结果", "提交合作伙伴整改跟踪报告"]
+
+
+def account_heads() -> dict[str, str]:
+    """role -> the department its demo login heads (and so approves for as 部门负责人)."""
+    leaders = {leader: dept for dept, _, leader, _, _ in DEPARTMENTS}
+    return {role: dept for role, _, dept, position in ACCOUNT_EMPLOYEES if leaders.get(position) == dept}
 
 
 def _d(n: int) -> datetime.timedelta:
@@ -386,7 +400,10 @@ def _customers(conn, rng, today, staff) -> list[dict]:
         if n <= 12 or r < 0.2:  # overdue for the tier's follow-up
             visit = today - _d(follow + rng.randint(5, 120))
         elif r < 0.3:
-            visit = None  # never visited
+            visit = None  # never visited: new customers, their first visit due or just overdue
+            if first:
+                first = today - _d(rng.randint(5, follow + 20))
+                last = first + _d(rng.randint(0, (today - first).days))
         else:
             visit = today - _d(rng.randrange(follow))
         stale = last is None or (today - last).days > 365
@@ -401,7 +418,7 @@ def _customers(conn, rng, today, staff) -> list[dict]:
             total_spend=round(rng.uniform(*spend), 2) if first else 0.0,
             preferences="；".join(rng.sample(PREFERENCES, 2)),
             churn_risk="高" if stale and overdue else "中" if stale or overdue else "低",
-            last_visit_on=_iso(visit), tier=tier,
+            tier=tier, visit=visit, follow=follow,  # last_visit_on follows the visits (demo_processes)
             notes=rng.choice([None, None, "年底有集中采购计划", "曾投诉配送延迟，已补偿", "希望参加新品品鉴会"]),
         ))
     _insert(conn, "customers", rows)
@@ -555,7 +572,13 @@ def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int
             customers = _customers(ops, rng, today, staff)
             counts.update(customer_tiers=len(TIERS), customers=len(customers))
             counts["meetings"], counts["meeting_actions"] = _meetings(ops, rng, today, staff)
+            counts["customer_visits"] = demo_processes.visits(ops, rng, today, customers)
             search.drain(ops, definition)  # same transaction: search never misses a demo row
+        # The processes: each step its own transaction, written as the person who takes it.
+        cast = demo_processes.Cast(staff, DEPARTMENTS, DEMO_ACCOUNTS)
+        counts.update(demo_processes.fill(ops, key, cast, today))
+        with audit.audited(ops, who, key):
+            search.drain(ops, definition)
         # hr.db is another file, so its own transaction; its 工号 and partner names come from
         # the rows just committed to ops, so the cross-file reference queue needs no check.
         with audit.audited(hr, who, key):

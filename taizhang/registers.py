@@ -210,6 +210,11 @@ class Definition:
         reg = self.registers.get(table)
         return reg.columns[column].label if reg and column in reg.columns else column
 
+    def children(self, parent: str) -> list[Register]:
+        """The registers whose rows belong to a row of `parent` (their `parent:` column refers to
+        it): added in place from the parent row's page."""
+        return [r for r in self.registers.values() if r.parent and r.columns[r.parent].references == parent]
+
     def registers_in(self, database: str) -> list[Register]:
         return [r for r in self.registers.values() if r.database == database]
 

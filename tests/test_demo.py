@@ -1,6 +1,9 @@
-"""Demo data (taizhang/demo.py): volumes, the cases the reports look for, determinism."""
+"""Demo data (taizhang/demo.py, taizhang/demo_processes.py): volumes, the cases the reports look
+for, determinism, and workflow rows whose every step was taken by someone the definition allows."""
 
 import datetime
+import json
+import re
 
 import pytest
 
@@ -13,6 +16,8 @@ TODAY = datetime.date(2026, 11, 21)
 REGISTERS = [
     "departments", "employees", "partners", "partner_evaluations", "training_sessions",
     "training_records", "customer_tiers", "customers", "meetings", "meeting_actions",
+    "tasks", "task_updates", "leave_requests", "expense_claims", "customer_feedback", "customer_visits",
+    "rectifications", "work_plans", "work_reports", "customer_receptions",
 ]
 
 
@@ -58,7 +63,9 @@ def test_departments_and_employees(filled):
 
 def test_demo_accounts_are_meaningful(filled):
     _, _, ops, _ = filled
-    assert set(demo.DEMO_ACCOUNTS) == {"admin", "manager", "hr", "editor", "analyst", "viewer"}
+    assert set(demo.DEMO_ACCOUNTS) == {"admin", "manager", "hr", "editor", "analyst", "viewer",
+                                       "employee", "finance", "leader", "office"}
+    assert set(demo.DEMO_ACCOUNTS) | {"department_head"} == set(registers.load().roles)
     for no in demo.DEMO_ACCOUNTS.values():
         assert one(ops, "SELECT status FROM employees WHERE employee_no = ?", no) == "在职"
     for role in ("manager", "editor"):
@@ -213,3 +220,149 @@ def test_same_today_gives_identical_data(tmp_path):
         demo.fill(data_dir, today=TODAY)
         snapshots.append(_snapshot(data_dir))
     assert snapshots[0] == snapshots[1] and len(snapshots[0]) >= 500
+
+
+def _employee(ops, no):
+    row = ops.execute("""SELECT e.id, e.name, d.name, e.position FROM employees e
+        JOIN departments d ON d.id = e.department_id WHERE e.employee_no = ?""", [no]).fetchone()
+    return dict(zip(("id", "name", "dept", "position"), row))
+
+
+def test_the_new_roles_logins_fit_their_roles(filled):
+    _, _, ops, _ = filled
+    accounts = {role: _employee(ops, no) for role, no in demo.DEMO_ACCOUNTS.items()}
+    assert accounts["finance"]["dept"] == "财务部"
+    assert accounts["employee"]["dept"] == "客户运营组"
+    assert (accounts["leader"]["position"], accounts["leader"]["dept"]) == ("总经理", "总经理办公室")
+    assert one(ops, "SELECT parent_id FROM departments WHERE name = '总经理办公室'") is None
+    heads = dict(ops.execute("SELECT d.name, e.employee_no FROM departments d JOIN employees e ON e.id = d.manager_id"))
+    # The printed list of department heads is the data's: demo-manager heads 客户运营组, the employee's group.
+    assert demo.account_heads() == {role: accounts[role]["dept"] for role, no in demo.DEMO_ACCOUNTS.items()
+                                    if heads.get(accounts[role]["dept"]) == no}
+    assert demo.account_heads()["manager"] == "客户运营组"
+    assert "employee" not in demo.account_heads() and "finance" not in demo.account_heads()
+
+
+class Timeline:
+    """Replays a register's audit log and checks each step against db/registers.yml: a row
+    inserted in an initial state by someone create_by allows, every state change a transition
+    the writer may take (with its comment), other changes only in edit states by edit.by. The
+    writer is told by the log's actor: a demo login, or 姓名（工号）."""
+
+    def __init__(self, ops):
+        self.ops = ops
+        self.definition = registers.load()
+        self.no_of_login = {f"demo-{role}": no for role, no in demo.DEMO_ACCOUNTS.items()}
+        self.heads = dict(ops.execute("SELECT id, manager_id FROM departments"))
+        self.parent = dict(ops.execute("SELECT id, parent_id FROM departments"))
+        self.dept_of = dict(ops.execute("SELECT id, department_id FROM employees"))
+
+    def writer(self, actor: str, role: str) -> tuple[int, set[str]]:
+        no = self.no_of_login.get(actor) or re.fullmatch(r".+（(\d{5})）", actor)[1]
+        employee = one(self.ops, "SELECT id FROM employees WHERE employee_no = ?", no)
+        roles = {role} | ({"department_head"} if employee in self.heads.values() else set())
+        return employee, roles
+
+    def head_for(self, owner: int) -> int | None:
+        dept = self.dept_of.get(owner)
+        while dept is not None:
+            if self.heads.get(dept) not in (None, owner):
+                return self.heads[dept]
+            dept = self.parent.get(dept)
+        return None
+
+    def allowed(self, people, reg, row: dict, employee: int, roles: set[str]) -> bool:
+        for word in people:
+            if word == "owner" and row.get(reg.owner) == employee:
+                return True
+            if word == "department_head" and self.head_for(row.get(reg.owner)) == employee:
+                return True
+            if word in reg.columns and row.get(word) == employee:
+                return True
+            if word in self.definition.roles and word != "department_head" and word in roles:
+                return True
+        return False
+
+    def problems(self, table: str) -> list[str]:
+        reg = self.definition.registers[table]
+        flow, found = reg.workflow, []
+        log = self.ops.execute("SELECT actor, role, note, operation, before, after, row_id FROM _audit_log"
+                               " WHERE table_name = ? ORDER BY id", [table]).fetchall()
+        for actor, role, note, operation, before, after, row_id in log:
+            employee, roles = self.writer(actor, role)
+            old, new = json.loads(before or "{}"), json.loads(after or "{}")
+            where = f"{table} {row_id} by {actor}"
+            if operation == "insert":
+                if new["status"] not in flow.initial or not self.allowed(flow.create_by, reg, new, employee, roles):
+                    found.append(f"{where}: inserted as {new['status']}")
+                continue
+            others = [c for c in reg.columns if c != flow.column and old.get(c) != new.get(c)]
+            if others and (old["status"] not in flow.edit_states or not self.allowed(flow.edit_by, reg, old, employee, roles)):
+                found.append(f"{where}: edited {others} in {old['status']}")
+            if old["status"] != new["status"]:
+                if others:
+                    found.append(f"{where}: a transition that changes {others} too")
+                moves = [t for t in flow.transitions if (t.source, t.target) == (old["status"], new["status"])
+                         and self.allowed(t.by, reg, old, employee, roles)
+                         and (t.when is None or one(self.ops, f"SELECT {t.when.sql} FROM {table} WHERE id = ?", row_id))]
+                if not moves:
+                    found.append(f"{where}: {old['status']} -> {new['status']} not allowed")
+                elif any(t.comment for t in moves) and not note:
+                    found.append(f"{where}: {moves[0].action} without a comment")
+        return found
+
+
+@pytest.mark.parametrize("table", [r.name for r in registers.load().registers.values() if r.workflow])
+def test_workflow_rows_were_moved_by_the_people_the_definition_names(filled, table):
+    _, _, ops, _ = filled
+    assert Timeline(ops).problems(table) == []
+    # Every state of the process is where some row is now.
+    reached = {s for (s,) in ops.execute(f"SELECT DISTINCT status FROM {table}")}
+    assert set(registers.load().registers[table].workflow.states) == reached
+    assert one(ops, "SELECT count(*) FROM _audit_log WHERE table_name = ? AND operation = 'insert'", table) == \
+        one(ops, f"SELECT count(*) FROM {table}")
+
+
+def test_processes_have_overdue_items_for_the_reminders(filled):
+    _, _, ops, _ = filled
+    today = TODAY.isoformat()
+    employee = _employee(ops, demo.DEMO_ACCOUNTS["employee"])["id"]
+    assert one(ops, "SELECT count(*) FROM tasks WHERE due_on < ? AND status IN ('待接收', '进行中', '已退回')", today) >= 3
+    assert one(ops, "SELECT count(*) FROM tasks WHERE assignee_id = ? AND due_on < ? AND status = '进行中'",
+               employee, today) >= 1
+    assert one(ops, """SELECT count(*) FROM customer_feedback WHERE reply_due_at < ? || ' 00:00'
+        AND status IN ('已登记', '已分派', '处理中')""", today) >= 2
+    assert one(ops, "SELECT count(*) FROM rectifications WHERE deadline < ? AND status IN ('待整改', '整改中')", today) >= 1
+    manager = _employee(ops, demo.DEMO_ACCOUNTS["manager"])["id"]
+    # demo-manager heads 客户运营组: requests of her group wait for her approval
+    waiting = one(ops, """SELECT count(*) FROM leave_requests l JOIN employees e ON e.id = l.applicant_id
+        JOIN departments d ON d.id = e.department_id WHERE d.manager_id = ? AND l.status = '已提交'""", manager)
+    assert waiting >= 2
+    assert one(ops, "SELECT count(*) FROM leave_requests WHERE status = '部门已审核'") >= 1   # for demo-leader
+    assert one(ops, "SELECT count(*) FROM expense_claims WHERE status = '财务已审核' AND amount > 5000") >= 1
+
+
+def test_process_values_are_well_formed(filled):
+    _, _, ops, _ = filled
+    assert one(ops, "SELECT count(*) FROM task_updates WHERE reported_at NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]'") == 0
+    assert one(ops, "SELECT count(*) FROM task_updates u JOIN tasks t ON t.id = u.task_id WHERE u.reporter_id != t.assignee_id") == 0
+    assert one(ops, "SELECT count(*) FROM task_updates WHERE substr(reported_at, 1, 10) >= ?", TODAY.isoformat()) == 0
+    assert one(ops, "SELECT count(*) FROM tasks WHERE parent_id IS NOT NULL") >= 5
+    assert one(ops, "SELECT count(*) FROM customer_feedback WHERE reply_due_at <= received_at") == 0
+    assert one(ops, "SELECT count(*) FROM customer_feedback WHERE replied_at IS NOT NULL AND replied_at < received_at") == 0
+    assert one(ops, "SELECT count(*) FROM expense_claims WHERE claim_no NOT GLOB 'BX-[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9][0-9][0-9]'") == 0
+
+
+def test_customers_last_visit_is_their_newest_visit(filled):
+    _, counts, ops, _ = filled
+    assert counts["customer_visits"] >= 300
+    assert one(ops, """SELECT count(*) FROM customers c
+        WHERE c.last_visit_on IS NOT (SELECT max(visited_on) FROM customer_visits v WHERE v.customer_id = c.id)""") == 0
+    assert one(ops, """SELECT count(*) FROM customer_visits v JOIN customers c ON c.id = v.customer_id
+        WHERE v.visitor_id IS NOT c.owner_id""") == 0
+
+
+def test_a_failed_rectification_ends_the_cooperation(filled):
+    _, _, ops, _ = filled
+    assert one(ops, """SELECT count(*) FROM rectifications r JOIN partners p ON p.id = r.partner_id
+        WHERE r.status = '已终止合作' AND p.status = '已终止'""") == 1

@@ -228,3 +228,28 @@ def test_keyboard_only_form_and_phone_width(server, browser):
     assert "键盘录入的周会" in body and "2026-11-20" in body and "陈静" in body
     assert page.locator(".markdown-cell h1", has_text="结论").count() == 1    # minutes rendered
     page.close()
+
+
+def test_a_task_progress_note_is_checked_in_the_browser_with_its_registers_rules(server, browser):
+    """A task's page adds a progress note in place with the register form's widgets and checks:
+    the refusal next to its field before anything is sent, then the note saved."""
+    page = login(browser, server, "f-editor", start="/ops/tasks/1")
+    form = page.locator("form.linked-add[data-register=task_updates]")
+    form.locator("[name=reported_at]").fill("12月2日上午")
+    form.locator("[name=progress]").fill("140")
+    form.locator("[name=progress]").blur()   # its message appears (and moves the button) before the click
+    sent = _writes(page)
+    form.locator("input[type=submit]").click()
+    assert "进度（%）必须在 0 到 100 之间" in form.locator("[data-column=progress] .field-error").inner_text()
+    assert form.locator("[data-column=content] .field-error").count() == 1      # required
+    assert not any("/-/linked/" in url for url in sent)
+    _shot(page, "linked-add-task-update-refused")
+    form.locator("[name=reported_at]").fill("2026-11-20 16:30")
+    form.locator("[name=progress]").fill("60")
+    form.locator("[name=content]").fill("已完成方案初稿")
+    _pick(page, "form.linked-add[data-register=task_updates] [role=combobox]", "陈静", "陈静")
+    form.locator("input[type=submit]").click()
+    page.wait_for_load_state()
+    assert "已添加任务进展" in page.locator("body").inner_text()
+    assert page.locator(".linked-section tr", has_text="已完成方案初稿").count() == 1
+    page.close()

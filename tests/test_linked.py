@@ -1,5 +1,7 @@
-"""Linked records on row pages, and adding a resolution from its meeting's page."""
+"""Linked records on row pages, and adding child rows in place from their parent's page: every
+register with `parent:` (a meeting's resolutions, a task's progress notes, a customer's visits)."""
 
+import json
 import re
 
 import pytest
@@ -26,7 +28,7 @@ async def test_meeting_shows_its_resolutions_and_adds_one(empty_ds):
     bad = await empty_ds.client.post("/-/linked/ops/meetings/meeting_actions/add", data={
         "parent_id": "1", "item": "坏日期", "due_on": "2024-02-30"}, actor=editor)
     follow = await empty_ds.client.get("/ops/meetings/1", actor=editor, cookies=dict(bad.cookies))
-    assert "完成时限必须是有效日期" in follow.text
+    assert "未能添加：完成时限：日期不存在：2024-02-30" in follow.text
     viewer_page = (await empty_ds.client.get("/ops/meetings/1", actor=actor("viewer"))).text
     assert "添加会议决议" not in viewer_page
     denied = await empty_ds.client.post("/-/linked/ops/meetings/meeting_actions/add", data={"parent_id": "1", "item": "x"}, actor=actor("viewer"))
@@ -61,3 +63,76 @@ async def test_deleting_a_referenced_row_says_which_rows_refer_to_it(empty_ds):
     message = response.json()["errors"][0]
     assert message.startswith("不能删除：仍有记录引用它——会议决议7 条（会议，id 1、2、3、4、5…）")
     assert (await empty_ds.client.get("/ops/meetings/1.json", actor=admin)).status_code == 200
+
+
+def _rules(page: str) -> dict:
+    return json.loads(re.search(r"window\.taizhangForms = (\{.*?\});</script>", page, re.S)[1])
+
+
+@pytest.mark.asyncio
+async def test_a_task_page_adds_progress_notes_with_the_register_forms_widgets(empty_ds):
+    admin, editor = actor("admin"), actor("editor")
+    await empty_ds.client.post("/ops/employees/-/insert", json={"row": {"employee_no": "00012", "name": "张伟"}}, actor=admin)
+    created = await empty_ds.client.post("/ops/tasks/-/insert", json={"row": {
+        "title": "整理客户投诉台账", "assigned_by_id": 1, "assignee_id": 1, "due_on": "2026-12-10", "status": "待接收"}},
+        actor=admin)
+    assert created.status_code == 201, created.text
+    page = (await empty_ds.client.get("/ops/tasks/1", actor=editor)).text
+    form = re.search(r'<form class="core linked-add".*?</form>', page, re.S)[0]
+    assert 'action="/-/linked/ops/tasks/task_updates/add"' in form and 'data-register="task_updates"' in form
+    # every column of the child but the reference to this task, as the register form shows them
+    assert 'name="task_id"' not in form and 'name="parent_id" value="1"' in form
+    for name in ("reported_at", "reporter_id", "progress", "content", "problems"):
+        assert f'name="{name}"' in form, name
+    assert re.search(r'<textarea id="f-task_updates-content" name="content"[^>]*required', form)
+    assert 'data-picker-url="/-/choices/ops/task_updates/reporter_id"' in form and "张伟（00012）" in form
+    assert "范围 0–100" in form
+    # the browser checks the child with the child's own rules
+    assert _rules(page)["linked"]["task_updates"]["columns"]["progress"]["max"] == 100
+    added = await empty_ds.client.post("/-/linked/ops/tasks/task_updates/add", data={
+        "parent_id": "1", "reported_at": "2026/12/2 9:30", "reporter_id": "1", "progress": "40%",
+        "content": "已完成一半"}, actor=editor)
+    assert added.status_code == 302 and added.headers["location"] == "/ops/tasks/1"
+    rows = (await empty_ds.client.get("/ops/task_updates.json?_shape=array", actor=editor)).json()
+    assert [(r["task_id"], r["reported_at"], r["reporter_id"], r["progress"]) for r in rows] == [(1, "2026-12-02 09:30", 1, 40)]
+    page = (await empty_ds.client.get("/ops/tasks/1", actor=editor, cookies=dict(added.cookies))).text
+    assert "已添加任务进展" in page and "已完成一半" in page
+    refused = await empty_ds.client.post("/-/linked/ops/tasks/task_updates/add", data={
+        "parent_id": "1", "reported_at": "12月2日上午", "reporter_id": "1", "progress": "140"}, actor=editor)
+    page = (await empty_ds.client.get("/ops/tasks/1", actor=editor, cookies=dict(refused.cookies))).text
+    assert "未能添加：记录时间：无法识别的日期时间：12月2日上午" in page
+    missing = await empty_ds.client.post("/-/linked/ops/tasks/task_updates/add", data={
+        "parent_id": "1", "reported_at": "2026-12-03 10:00", "reporter_id": "1"}, actor=editor)
+    page = (await empty_ds.client.get("/ops/tasks/1", actor=editor, cookies=dict(missing.cookies))).text
+    assert "未能添加：工作进展为必填项" in page
+    assert len((await empty_ds.client.get("/ops/task_updates.json?_shape=array", actor=editor)).json()) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_customer_page_adds_visits(empty_ds):
+    admin, editor = actor("admin"), actor("editor")
+    await empty_ds.client.post("/ops/customers/-/insert", json={"row": {"customer_no": "C00001", "name": "王女士"}}, actor=admin)
+    page = (await empty_ds.client.get("/ops/customers/1", actor=editor)).text
+    assert "添加客户回访记录" in page and 'name="visited_on"' in page and 'data-date' in page
+    added = await empty_ds.client.post("/-/linked/ops/customers/customer_visits/add", data={
+        "parent_id": "1", "visited_on": "2026年11月20日", "method": "拜访", "satisfaction": "5"}, actor=editor)
+    assert added.status_code == 302
+    rows = (await empty_ds.client.get("/ops/customer_visits.json?_shape=array", actor=editor)).json()
+    assert [(r["customer_id"], r["visited_on"], r["method"], r["satisfaction"]) for r in rows] == [(1, "2026-11-20", "上门", 5)]
+    # a viewer sees the visits but no form; the route refuses them
+    viewer = (await empty_ds.client.get("/ops/customers/1", actor=actor("viewer"))).text
+    assert "客户回访记录（客户）" in viewer and "添加客户回访记录" not in viewer
+    denied = await empty_ds.client.post("/-/linked/ops/customers/customer_visits/add", data={
+        "parent_id": "1", "visited_on": "2026-11-21"}, actor=actor("viewer"))
+    assert denied.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_only_children_by_their_parent_column_are_added_in_place(empty_ds):
+    admin = actor("admin")
+    await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲公司"}}, actor=admin)
+    page = (await empty_ds.client.get("/ops/partners/1", actor=admin)).text
+    assert "合作伙伴评估（合作伙伴）" in page and "linked-add" not in page   # evaluations have no parent:
+    for parent, child in (("partners", "partner_evaluations"), ("tasks", "meeting_actions"), ("meetings", "nope")):
+        forged = await empty_ds.client.post(f"/-/linked/ops/{parent}/{child}/add", data={"parent_id": "1"}, actor=admin)
+        assert forged.status_code == 403, (parent, child)

@@ -284,7 +284,8 @@ def test_skip_link_jumps_past_the_header(server, browser, pages):
                              " : document.activeElement.name || document.activeElement.type")
         if not names or names[-1] != name:
             names.append(name)
-    assert names == ["owner picker", "due_on", "status", "submit"]
+    # the register form's fields in its order, each date with its 日历 button
+    assert names == ["owner picker", "due_on", "button", "status", "done_on", "button", "notes", "submit"]
     page.close()
 
 

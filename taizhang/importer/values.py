@@ -2,7 +2,8 @@
 Chinese, with what to do about it.
 
 Dates from date cells, serials (1900 and 1904 workbooks), 2024年3月5日, 2024/3/5, 2024.03.05,
-20240305 and 2024-3-5; periods, times, money (¥1,200.00, 1200元, 1.2万), integers with units;
+20240305 and 2024-3-5; date-times ('YYYY-MM-DD HH:MM') from datetime cells and those dates with a
+time after them (2026/12/2 9:30, 2026-12-02T09:30, 2026年12月2日 9点30分); periods, times, money (¥1,200.00, 1200元, 1.2万), integers with units;
 IDs and phone numbers always text (never 12.0), zero-padded to a `00000` format; enum and
 yes/no synonyms. Free text is stored exactly as typed (trimmed), never converted 简/繁.
 """
@@ -88,6 +89,50 @@ def parse_date(value, *, date1904: bool = False, open_ended: bool = False) -> st
     raise CellError(f"无法识别的日期：{text}", hint)
 
 
+_DATETIME_PATTERNS = [
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?\s*(\d{1,2})\s*(?::|点|點|时|時)\s*(\d{1,2})?\s*分?(?::\d{2}(?:\.\d+)?)?$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s+|T)(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d+)?)?$"),
+]
+DATETIME_HINT = "请填写如 2026-12-02 09:30 的日期和时间（24 小时制）"
+
+
+def parse_datetime(value, *, date1904: bool = False) -> str | None:
+    """A date and a time of day, stored 'YYYY-MM-DD HH:MM' (the instance's local time): from a
+    datetime cell (or its serial), or typed as 2026-12-02 09:30, 2026-12-02T09:30 (what a
+    browser's datetime-local sends), 2026/12/2 9:30 or 2026年12月2日 9点30分, full-width digits
+    too; seconds typed are dropped, a cell is rounded to the minute. The one reader of datetime
+    values: the import, the grid, the forms, the browser widget."""
+    if empty(value):
+        return None
+    if isinstance(value, datetime.datetime):
+        # To the nearest minute: a cell's serial is a float, 09:30 may come back as 09:29:59.999.
+        moment = value.replace(second=0, microsecond=0)
+        if value.second * 1_000_000 + value.microsecond >= 30_000_000:
+            moment += datetime.timedelta(minutes=1)
+        return moment.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date):   # a date cell without a time: midnight would be a guess
+        raise CellError(f"无法识别的日期时间：{value.isoformat()}", DATETIME_HINT)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 1 <= value <= 2958465:  # Excel's serial range, the fraction being the time of day
+            epoch = EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH_1900
+            moment = datetime.datetime.combine(epoch, datetime.time()) + datetime.timedelta(minutes=round(value * 24 * 60))
+            return moment.strftime("%Y-%m-%d %H:%M")
+        raise CellError(f"无法识别的日期时间：{value}", DATETIME_HINT)
+    text = ascii_forms(str(value)).replace("：", ":")
+    for pattern in _DATETIME_PATTERNS:
+        if m := pattern.match(text):
+            hour, minute = int(m[4]), int(m[5] or 0)
+            if hour > 23 or minute > 59:
+                break
+            try:
+                day = datetime.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+            except ValueError:   # 2026-02-30 9:30: say the date is impossible, not "unreadable"
+                shown = re.split(r"(?:\s+|T|(?<=日))\d{1,2}\s*(?::|点|點|时|時)", text)[0].strip()
+                raise CellError(f"日期不存在：{shown}", DATETIME_HINT) from None
+            return f"{day} {hour:02d}:{minute:02d}"
+    raise CellError(f"无法识别的日期时间：{text}", DATETIME_HINT)
+
+
 def parse_period(value) -> str | None:
     """2024, 2024-Q2, 2024-05 — from 2024Q2, 2024年第3季度, 2024年度, 2024年5月, 2024.0 …"""
     if empty(value):
@@ -166,11 +211,11 @@ def parse_real(value, scale: float = 1) -> float | None:
 
 
 def parse_int(value) -> int | None:
-    """Integers, also with a unit typed after them: 2023年, 30天, 5次."""
+    """Integers, also with a unit typed after them: 2023年, 30天, 5次, 3张, 40%."""
     if empty(value):
         return None
     if isinstance(value, str):
-        value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名)$", "", ascii_forms(value))
+        value = re.sub(r"(年度|年|天|日|次|个|個|人|分|级|級|名|张|張|%)$", "", ascii_forms(value))
     if isinstance(value, int) and not isinstance(value, bool):
         number = value   # exactly as given: a float would round a large integer
     else:
@@ -233,6 +278,8 @@ def parse_cell(column: Column, value, *, date1904: bool = False, scale: float = 
     kind = column.type
     if kind == "date":
         return parse_date(value, date1904=date1904, open_ended=column.open_ended)
+    if kind == "datetime":
+        return parse_datetime(value, date1904=date1904)
     if kind == "period":
         return parse_period(value)
     if kind == "time":
