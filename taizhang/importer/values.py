@@ -126,6 +126,29 @@ def parse_time(value) -> str | None:
     raise CellError(f"无法识别的时间：{text}", "请填写如 09:30 的时间（24 小时制）")
 
 
+# 'YYYY-MM-DD HH:MM', what a datetime column stores: a date as parse_date reads it, then a time as
+# parse_time reads it, after a space or T (what a browser's datetime-local sends: 2026-12-02T09:30)
+# or right after 日 (2026年12月2日9:30); seconds and their fractions are dropped.
+_DATETIME = re.compile(r"^(?P<date>.+?)(?:\s+|T|(?<=日))(?P<time>\d{1,2}(?::|点|時|时)(?:\d{1,2}分?)?)(?::\d{2}(?:\.\d+)?)?$")
+DATETIME_HINT = "请填写如 2026-12-02 09:30 的日期和时间（24 小时制）"
+
+
+def parse_datetime(value) -> str | None:
+    if empty(value):
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    text = ascii_forms(str(value)).replace("：", ":")
+    m = _DATETIME.match(text)
+    if m is None:
+        raise CellError(f"无法识别的日期时间：{text}", DATETIME_HINT)
+    try:
+        return f"{parse_date(m['date'])} {parse_time(m['time'])}"
+    except CellError as ex:   # 2026-02-30 9:30 is an impossible date: say that, not "unreadable"
+        raise CellError(ex.reason if ex.reason.startswith("日期不存在") else f"无法识别的日期时间：{text}",
+                        DATETIME_HINT) from None
+
+
 _UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000, "千": 1_000, "k": 1_000, "K": 1_000}
 
 
@@ -237,6 +260,8 @@ def parse_cell(column: Column, value, *, date1904: bool = False, scale: float = 
         return parse_period(value)
     if kind == "time":
         return parse_time(value)
+    if kind == "datetime":
+        return parse_datetime(value)
     if kind in ("enum", "bool"):
         return parse_choice(value, column)
     if kind == "int":
