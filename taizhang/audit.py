@@ -199,21 +199,29 @@ def _sequences_kept(conn: sqlite3.Connection, mark: Mark) -> None:
         raise audit_guard.ProtectedTableRefused(audit_guard.Refusal("update", audit_guard.SEQUENCE))
 
 
+def employee_id(conn: sqlite3.Connection, employee_no: str | None) -> int | None:
+    """The writer's employees.id, as the context records it (None in a file without employees)."""
+    if not employee_no or not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'employees'").fetchone():
+        return None
+    found = conn.execute("SELECT id FROM employees WHERE employee_no = ?", [employee_no]).fetchone()
+    return found[0] if found else None
+
+
+def roles_text(who: Who) -> str | None:
+    """Roles as ',a,b,': the workflow triggers look for ',role,' with instr()."""
+    return "," + ",".join(who.all_roles) + "," if who.all_roles else None
+
+
 def begin(conn: sqlite3.Connection, who: Who) -> Mark:
     """Say who is writing and put the guard on; call inside the write's transaction (holding
     the write lock), before the change. Returns the mark `finish()` seals after."""
     audit_guard.remove(conn)   # a guard left by a write that never finished
-    employee_id = None
-    if who.employee_no and conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'employees'").fetchone():
-        found = conn.execute("SELECT id FROM employees WHERE employee_no = ?", [who.employee_no]).fetchone()
-        employee_id = found[0] if found else None
-    # Roles as ',a,b,': the workflow triggers look for ',role,' with instr().
-    roles = "," + ",".join(who.all_roles) + "," if who.all_roles else None
     conn.execute(
         f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note, employee_id, roles)"
         " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note, employee_id, roles],
+        [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note,
+         employee_id(conn, who.employee_no), roles_text(who)],
     )
     mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.

@@ -139,7 +139,7 @@ def _checks(reg: Register, col: Column) -> list[tuple[str, str, list[str]]]:
     return [(msg, f"{c} IS NULL OR ({cond})", judged.get(msg, [col.name])) for msg, cond in checks]
 
 
-def _chars(codes) -> str:
+def chars_sql(codes) -> str:
     return " || ".join(f"char({', '.join(map(str, codes[i:i + 50]))})" for i in range(0, len(codes), 50))
 
 
@@ -162,10 +162,10 @@ def _key_steps() -> list[str]:
     return steps
 
 
-def _needs_key_normalising(value_sql: str) -> str:
+def needs_key_normalising(value_sql: str) -> str:
     # GLOB ranges compare code points: full-width digits and letters, then the zero-width ones.
-    return (f"{value_sql} GLOB '*[０-９Ａ-Ｚａ-ｚ' || {_chars(characters.ZERO_WIDTH)} || ']*'"
-            f" OR {value_sql} IS NOT trim({value_sql}, {_chars(characters.BLANK)})")
+    return (f"{value_sql} GLOB '*[０-９Ａ-Ｚａ-ｚ' || {chars_sql(characters.ZERO_WIDTH)} || ']*'"
+            f" OR {value_sql} IS NOT trim({value_sql}, {chars_sql(characters.BLANK)})")
 
 
 def not_finite_sentence(label: str) -> str:
@@ -182,12 +182,12 @@ def _guards(reg: Register, col: Column) -> list[tuple[str, str]]:
     guards = [(f"{col.label}不能是二进制数据（BLOB），请填写文字或数字", f"typeof({v}) <> 'blob'")]
     if col.required and col.sql_type == "TEXT":
         # Same sentence as the CHECK it widens: spaces of every kind and zero-width characters.
-        guards.append((f"{col.label}不能为空", f"trim({v}, {_chars(characters.BLANK)}) <> ''"))
+        guards.append((f"{col.label}不能为空", f"trim({v}, {chars_sql(characters.BLANK)}) <> ''"))
     if col.name in reg.name_columns:
         # Blanks around it are trimmed (a key by its trigger, text by every reader): not refused.
         guards.append((
             f"{col.label}不能含有控制字符或文字方向控制符（如换行、制表符、U+202E），请删除后再保存",
-            f"NOT (trim({v}, {_chars(characters.BLANK)}) GLOB '*[' || {_chars([c for c in characters.UNSAFE if c])} || ']*')"
+            f"NOT (trim({v}, {chars_sql(characters.BLANK)}) GLOB '*[' || {chars_sql([c for c in characters.UNSAFE if c])} || ']*')"
             f" AND instr(CAST({v} AS BLOB), X'00') = 0",
         ))
     if col.type == "real":
@@ -357,7 +357,12 @@ def triggers_sql(reg: Register) -> dict[str, str]:
             )
     triggers.update(_canonicalise_triggers(reg))
     triggers.update(_derive_triggers(reg))
-    return {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
+    generated = {name: sql.format(name=quote(name)) for name, sql in triggers.items()}
+    # The processes (workflow, on_transition, rollup): their own module, which builds on this one.
+    from taizhang import workflow
+
+    generated.update(workflow.triggers_sql(reg))
+    return generated
 
 
 def _guard_triggers(reg: Register) -> dict[str, str]:
@@ -410,11 +415,11 @@ def _key_triggers(reg: Register) -> dict[str, str]:
         body = (
             f"BEGIN DELETE FROM {KEY_SCRATCH}; INSERT INTO {KEY_SCRATCH} (id, value) VALUES (1, NEW.{c});"
             + "".join(f" UPDATE {KEY_SCRATCH} SET value = {step};" for step in steps)
-            + f" UPDATE {t} SET {c} = (SELECT trim(value, {_chars(characters.BLANK)}) FROM {KEY_SCRATCH})"
+            + f" UPDATE {t} SET {c} = (SELECT trim(value, {chars_sql(characters.BLANK)}) FROM {KEY_SCRATCH})"
             f" WHERE id = NEW.id; DELETE FROM {KEY_SCRATCH};"
-            f" SELECT RAISE(ABORT, {literal(taken)}) FROM {t} WHERE id = NEW.id AND ({_needs_key_normalising(c)}); END"
+            f" SELECT RAISE(ABORT, {literal(taken)}) FROM {t} WHERE id = NEW.id AND ({needs_key_normalising(c)}); END"
         )
-        when = f"WHEN {_needs_key_normalising('NEW.' + c)}"
+        when = f"WHEN {needs_key_normalising('NEW.' + c)}"
         triggers[f"{TRIGGER_PREFIX}{reg.name}_{name}_key_insert"] = (
             f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} FOR EACH ROW {when} {body}"
         )
@@ -424,6 +429,17 @@ def _key_triggers(reg: Register) -> dict[str, str]:
     return triggers
 
 
+def canonical_sql(col: Column, value_sql: str) -> str:
+    """The canonical value of an enum or yes/no input (a synonym, a 繁體 spelling, spaces around
+    it), as the canonicalise trigger stores it; any other input as it is."""
+    cases = " ".join(
+        f"WHEN {literal(word)} THEN {literal(value)}"
+        for word, value in sorted(col.synonyms().items())
+    )
+    return (f"CASE WHEN {value_sql} IN ({', '.join(map(literal, col.values))}) THEN {value_sql}"
+            f" ELSE CASE {_normalised(value_sql)} {cases} ELSE {value_sql} END END")
+
+
 def _canonicalise_triggers(reg: Register) -> dict[str, str]:
     """Enum and yes/no synonyms (在岗, active, 是, √ …) stored as their canonical value."""
     columns = [c for c in reg.columns.values() if c.type in ("enum", "bool")]
@@ -431,20 +447,12 @@ def _canonicalise_triggers(reg: Register) -> dict[str, str]:
         return {}
     t = quote(reg.name)
 
-    def canonical_sql(col: Column) -> str:
-        c = quote(col.name)
-        cases = " ".join(
-            f"WHEN {literal(word)} THEN {literal(value)}"
-            for word, value in sorted(col.synonyms().items())
-        )
-        return f"CASE WHEN {c} IN ({', '.join(map(literal, col.values))}) THEN {c} ELSE CASE {_normalised(c)} {cases} ELSE {c} END END"
-
     # Only a row holding a synonym runs the trigger's UPDATE at all (imports send canonical values).
     needs = " OR ".join(
         f"NEW.{quote(c.name)} NOT IN ({', '.join(map(literal, c.values))})" for c in columns
     )
     body = (
-        f"UPDATE {t} SET {', '.join(f'{quote(c.name)} = {canonical_sql(c)}' for c in columns)}"
+        f"UPDATE {t} SET {', '.join(f'{quote(c.name)} = {canonical_sql(c, quote(c.name))}' for c in columns)}"
         f" WHERE id = NEW.id;"
     )
     return {
