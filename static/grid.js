@@ -175,7 +175,8 @@
   Grid.prototype.edit = function (typed) {
     var a = this.active, rule = this.rule(a.c), td = this.cell(a.r, a.c);
     if (!rule) {
-      this.say(td, "「" + this.columns[a.c] + "」列由系统维护，不能在此修改", "info");
+      var reason = (this.config.readOnlyReasons || {})[this.columns[a.c]];
+      this.say(td, reason || "「" + this.columns[a.c] + "」列由系统维护，不能在此修改", "info");
       return;
     }
     var original = this.cellText(td, rule);
