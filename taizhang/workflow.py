@@ -66,7 +66,8 @@ class Writer:
 
 IN_TRIGGER = Writer(f"(SELECT employee_id FROM {CONTEXT})", f"(SELECT roles FROM {CONTEXT})")
 READER = Writer(":employee_id", ":roles")
-NO_CONTEXT = f"NOT EXISTS (SELECT 1 FROM {CONTEXT})"
+# A column read (not EXISTS, not the rowid): core's analysis of /-/execute-write SQL cannot place a bare row read.
+NO_CONTEXT = f"(SELECT source FROM {CONTEXT}) IS NULL"   # source is NOT NULL
 NOTE_BLANK = f"trim(coalesce((SELECT note FROM {CONTEXT}), ''), {chars_sql(characters.BLANK)}) = ''"
 STATE_FROM, STATE_TO = "tz_from", "tz_to"
 
@@ -150,6 +151,9 @@ def _next_steps(reg: Register, state) -> str:
     leaving = [t for (source, _), ts in _pairs(reg).items() if source == state for t in ts]
     if not leaving:
         return f"{_quoted(state)}的{reg.label}已办结，状态不能再改变"
+    if state is None:
+        initial = "或".join(f"「{s}」" for s in reg.workflow.initial)
+        return f"没有{reg.columns[reg.workflow.column].label}的{reg.label}只能先改为{initial}"
     steps = list(dict.fromkeys(f"{t.action}（改为「{t.target}」）" for t in leaving))
     return f"{_quoted(state)}只能{'、'.join(steps)}"
 
@@ -270,12 +274,14 @@ def _workflow_triggers(reg: Register, definition: Definition) -> dict[str, str]:
     t, state = quote(reg.name), quote(flow.column)
     name = f"{TRIGGER_PREFIX}{reg.name}_workflow"
     return {
-        f"{name}_insert": (f"CREATE TRIGGER {quote(name + '_insert')} BEFORE INSERT ON {t} FOR EACH ROW BEGIN "
-                           f"{_body(reg, insert_raises(reg, definition), before=False)} END"),
-        # A row written without a state starts in the first initial one (a form may leave it blank).
-        f"{name}_initial": (f"CREATE TRIGGER {quote(name + '_initial')} AFTER INSERT ON {t} FOR EACH ROW"
-                            f" WHEN NEW.{state} IS NULL BEGIN UPDATE {t} SET {state} = {literal(flow.initial[0])}"
-                            f" WHERE id = NEW.id AND {state} IS NULL; END"),
+        # AFTER, not BEFORE: core's upsert (INSERT … ON CONFLICT DO UPDATE, or OR IGNORE) fires the
+        # BEFORE INSERT triggers for a row that exists and is then updated — judged as an update
+        # by the state and edit triggers. Only a row actually inserted (a REPLACE's too) is new.
+        # Then a row written without a state starts in the first initial one (a form may leave it
+        # blank), in the same trigger so that the rules are judged first.
+        f"{name}_insert": (f"CREATE TRIGGER {quote(name + '_insert')} AFTER INSERT ON {t} FOR EACH ROW BEGIN "
+                           f"{_body(reg, insert_raises(reg, definition), before=False)}"
+                           f" UPDATE {t} SET {state} = {literal(flow.initial[0])} WHERE id = NEW.id AND {state} IS NULL; END"),
         f"{name}_state": (f"CREATE TRIGGER {quote(name + '_state')} BEFORE UPDATE ON {t} FOR EACH ROW"
                           f" WHEN {canonical_sql(col, 'OLD.' + state)} IS NOT {canonical_sql(col, 'NEW.' + state)} BEGIN "
                           f"{_body(reg, state_change_raises(reg, definition), before=True)} END"),
