@@ -72,15 +72,19 @@ async def _page_after(ds, response, who):
 
 
 @pytest.mark.asyncio
-async def test_the_row_page_shows_the_state_and_only_the_readers_own_buttons(empty_ds):
+async def test_the_row_page_shows_the_state_and_only_the_readers_own_buttons(empty_ds, empty_data_dir):
     people = await _org(empty_ds)
     row = await _leave(empty_ds, people)
     mine = (await empty_ds.client.get(f"/ops/leave_requests/{row}", actor=APPLICANT)).text
     assert '<section class="workflow" id="workflow"' in mine and "<strong data-state>草稿</strong>" in mine
     assert _buttons(mine) == [("已提交", "提交")]
     assert "提交：草稿 → 已提交" in mine
-    # The creation is the first line of the timeline, with who did it.
+    # The creation is the first line of the timeline, with who did it: a login with no
+    # account (or none linked to an employee) by its name, one linked by its employee's name.
     assert re.search(r"<td data-label=\"办理人\">t-chen<small>（员工）</small></td>\s*<td data-label=\"动作\">新增</td>", mine)
+    empty_data_dir.users().add("t-chen", "Transition-pass-1", "employee", employee_no="00004")
+    mine = (await empty_ds.client.get(f"/ops/leave_requests/{row}", actor=APPLICANT)).text
+    assert re.search(r"<td data-label=\"办理人\">陈静<small>（t-chen，员工）</small></td>\s*<td data-label=\"动作\">新增</td>", mine)
     # The department head reads the draft but has nothing to do with it yet.
     theirs = (await empty_ds.client.get(f"/ops/leave_requests/{row}", actor=HEAD)).text
     assert "<strong data-state>草稿</strong>" in theirs and _buttons(theirs) == []
