@@ -18,7 +18,7 @@ from taizhang.importer.checking import Lookup
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register
-from taizhang.schema import check_columns, quote
+from taizhang.schema import check_columns, derive_kind, quote
 
 # One paste may update this many cells (an Excel block of 100 rows × 20 columns).
 MAX_CHANGES = 2000
@@ -43,8 +43,9 @@ class Refused(Exception):
 
 def editable(reg: Register) -> list[str]:
     """The columns the grid may edit: the register's own, not those the database derives."""
-    # A weighted score is always computed; a rating derived from it may still be given by hand.
-    derived = {name for name, rule in reg.derive.items() if "weights" in rule}
+    # Weighted and computed columns are always the database's; a banded one (a rating) may still
+    # be chosen by hand, and a default one given instead of the default.
+    derived = {name for name, rule in reg.derive.items() if derive_kind(rule) in ("weighted", "computed")}
     return [c for c in reg.columns if c not in derived]
 
 

@@ -12,7 +12,7 @@ import sqlite3
 
 import yaml
 
-from taizhang import derived, replica, schema
+from taizhang import cadence, derived, replica, schema
 from taizhang.registers import Definition, Register, load
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -113,6 +113,9 @@ def _table_config(definition: Definition, reg: Register) -> dict:
 def datasette_config(definition: Definition | None = None, reports=None) -> dict:
     definition = definition or load()
     reports = load_reports() if reports is None else reports
+    reports = {db: dict(items) for db, items in reports.items()}
+    for db, generated in cadence.reports(definition).items():   # "one per period" checks
+        reports.setdefault(db, {}).update(generated)
     all_roles = list(definition.roles)
     config: dict = {
         "settings": dict(SETTINGS),

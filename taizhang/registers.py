@@ -170,6 +170,7 @@ class Register:
     parent: str | None = None          # the fk column whose row this one is a child of (added in place there)
     rollup: tuple[dict, ...] = ()      # {into, via, column, max}: a parent's column kept from its children
     on_transition: tuple[dict, ...] = ()
+    cadence: tuple[dict, ...] = ()     # "one per period" rules (taizhang/cadence.py)
 
     @property
     def label_hant(self) -> str:
@@ -280,7 +281,7 @@ def normalise_token(value: str) -> str:
 REGISTER_KEYS = {"database", "label", "en", "reference", "purpose", "natural_key", "label_column", "picker_detail",
                  "sort", "sort_desc", "facets", "search", "confidential", "checks", "cross_references", "derive",
                  "seed", "name_synonyms", "columns", "owner", "personal", "rows", "workflow", "due", "parent",
-                 "rollup", "on_transition"}
+                 "rollup", "on_transition", "cadence"}
 COLUMN_KEYS = {"type", "label", "en", "required", "unique", "references", "min", "max", "format", "not_before",
                "open_ended", "money", "long", "markdown", "help", "values", "header_synonyms"}
 
@@ -412,6 +413,7 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         parent=spec.get("parent"),
         rollup=tuple(spec.get("rollup") or ()),
         on_transition=tuple(spec.get("on_transition") or ()),
+        cadence=tuple(spec.get("cadence") or ()),
     )
     named = set(columns) | set(SYSTEM_COLUMNS)
     if reg.picker_detail and reg.picker_detail not in named:
@@ -426,6 +428,13 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
             raise DefinitionError(f"{name}.{attr} must be a reference column, not {col!r}")
     if reg.owner and columns[reg.owner].references != "employees":
         raise DefinitionError(f"{name}.owner must reference employees")
+    for column, rule in reg.derive.items():
+        if column not in columns:
+            raise DefinitionError(f"{name}.derive names unknown column {column!r}")
+        if not isinstance(rule, dict) or len({"weights", "thresholds", "default", "sql", "map"} & set(rule)) != 1:
+            raise DefinitionError(f"{name}.derive.{column}: give exactly one of weights, thresholds, default, sql, map")
+        if ("thresholds" in rule or "map" in rule) and rule.get("from") not in columns:
+            raise DefinitionError(f"{name}.derive.{column}: from: must name a column")
     return reg
 
 

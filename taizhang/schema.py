@@ -470,44 +470,90 @@ def _xref_conditions(reg: Register) -> list[str]:
     return [c for ref in reg.cross_references.values() for c in (ref.get("when") or {})]
 
 
+def derive_kind(rule: dict) -> str:
+    """How a derived column is kept (db/registers.yml `derive:`):
+    weighted   weights: {column: weight} — the weighted mean, rounded to 2, once every score is there
+    computed   sql: an expression over the row's columns, or from + map: a lookup — always
+    banded     from + thresholds: [[limit, value] …] — follows its source unless someone chose one
+    default    default: an expression — fills the column when it is left blank"""
+    if "weights" in rule:
+        return "weighted"
+    if "thresholds" in rule:
+        return "banded"
+    if "default" in rule:
+        return "default"
+    return "computed"
+
+
+def columns_in(reg: Register, sql: str) -> list[str]:
+    """The register's columns an SQL expression names (bare names, as in checks:)."""
+    return [c for c in reg.columns if re.search(rf"(?<![.\w]){re.escape(c)}(?!\w)", sql)]
+
+
+def derive_inputs(reg: Register, rule: dict) -> list[str]:
+    kind = derive_kind(rule)
+    if kind == "weighted":
+        return list(rule["weights"])
+    if "from" in rule:
+        return [rule["from"]]
+    return columns_in(reg, rule["default"] if kind == "default" else rule["sql"])
+
+
+def derive_expression(rule: dict, prefix: str = "") -> str:
+    """The value of a derived column, over the current row's columns (prefix 'OLD.' for the
+    old row; only for the kinds that are not plain SQL)."""
+    kind = derive_kind(rule)
+    if kind == "weighted":
+        weights = rule["weights"]
+        weighted = " + ".join(f"{w!r} * {prefix}{quote(c)}" for c, w in weights.items())
+        return f"round(({weighted}) / {sum(weights.values())!r}, 2)"
+    source = f"{prefix}{quote(rule['from'])}" if "from" in rule else None
+    if kind == "banded":
+        cases = " ".join(
+            f"WHEN {source} >= {lim!r} THEN {literal(val)}" if lim is not None else f"ELSE {literal(val)}"
+            for lim, val in rule["thresholds"])
+        return f"CASE WHEN {source} IS NULL THEN NULL {cases} END"
+    if "map" in rule:
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in rule["map"].items())
+        return f"CASE {source} {cases} END"
+    return f"({rule['default'] if kind == 'default' else rule['sql']})"
+
+
 def _derive_triggers(reg: Register) -> dict[str, str]:
-    """Derived columns (partner_evaluations: total_score and rating), kept by triggers so
-    every write path gets them."""
-    total = reg.derive.get("total_score")
-    rating = reg.derive.get("rating")
-    if not total:
+    """Derived columns (`derive:`; see derive_kind), kept by triggers so every write path gets
+    them. One trigger per event runs the rules in the definition's order, so a column derived
+    from another derived one (a grade from a weighted score) sees it already computed."""
+    if not reg.derive:
         return {}
     t = quote(reg.name)
-    weights = total["weights"]
-    all_present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in weights)
-    weighted = " + ".join(f"{w!r} * {quote(c)}" for c, w in weights.items())
-    total_expr = f"round(({weighted}) / {sum(weights.values())!r}, 2)"
-    def rating_expr(score: str) -> str:
-        cases = " ".join(
-            f"WHEN {score} >= {lim!r} THEN {literal(val)}" if lim is not None else f"ELSE {literal(val)}"
-            for lim, val in rating["thresholds"]
-        )
-        return f"CASE WHEN {score} IS NULL THEN NULL {cases} END"
-
-    source = quote(rating["from"])
-    set_total = (
-        f"UPDATE {t} SET total_score = {total_expr} WHERE id = NEW.id AND {all_present}"
-        f" AND total_score IS NOT {total_expr};"
-    )
+    on_insert, on_update, watched = [], [], []
+    for name, rule in reg.derive.items():
+        c, kind, value = quote(name), derive_kind(rule), derive_expression(rule)
+        watched += [*derive_inputs(reg, rule), name]
+        where = "WHERE id = NEW.id"
+        if kind in ("weighted", "computed"):
+            present = " AND ".join(f"{quote(x)} IS NOT NULL" for x in rule["weights"]) if kind == "weighted" else "1"
+            statement = f"UPDATE {t} SET {c} = {value} {where} AND {present} AND {c} IS NOT {value};"
+            on_insert.append(statement)
+            on_update.append(statement)
+        elif kind == "default":
+            statement = f"UPDATE {t} SET {c} = {value} {where} AND {c} IS NULL AND {value} IS NOT NULL;"
+            on_insert.append(statement)
+            on_update.append(statement)
+        else:  # banded
+            on_insert.append(f"UPDATE {t} SET {c} = {value} {where} AND {c} IS NULL AND {quote(rule['from'])} IS NOT NULL;")
+            # It follows the source only while it is the derived one: a value someone chose (now,
+            # or when the row was written) is kept.
+            on_update.append(
+                f"UPDATE {t} SET {c} = {value} {where} AND NEW.{c} IS OLD.{c}"
+                f" AND (OLD.{c} IS NULL OR OLD.{c} = {derive_expression(rule, 'OLD.')}) AND {c} IS NOT {value};")
+    of = ", ".join(map(quote, dict.fromkeys(watched)))
     return {
         f"{TRIGGER_PREFIX}{reg.name}_derive_insert": (
-            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {set_total} "
-            f"UPDATE {t} SET rating = {rating_expr(source)} WHERE id = NEW.id AND rating IS NULL"
-            f" AND {source} IS NOT NULL; END"
+            f"CREATE TRIGGER {{name}} AFTER INSERT ON {t} BEGIN {' '.join(on_insert)} END"
         ),
         f"{TRIGGER_PREFIX}{reg.name}_derive_update": (
-            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {', '.join(map(quote, [*weights, 'total_score']))}"
-            f" ON {t} BEGIN {set_total} "
-            # The rating follows the score only while it is the derived one: a rating someone
-            # chose (now, or when the row was written) is kept.
-            f"UPDATE {t} SET rating = {rating_expr(source)} WHERE id = NEW.id"
-            f" AND NEW.rating IS OLD.rating AND (OLD.rating IS NULL OR OLD.rating = {rating_expr('OLD.' + source)})"
-            f" AND rating IS NOT {rating_expr(source)}; END"
+            f"CREATE TRIGGER {{name}} AFTER UPDATE OF {of} ON {t} BEGIN {' '.join(on_update)} END"
         ),
     }
 

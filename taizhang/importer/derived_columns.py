@@ -7,6 +7,7 @@ its updated_at and fill the audit log with changes that change nothing."""
 from __future__ import annotations
 
 from taizhang.registers import Register
+from taizhang.schema import derive_kind
 
 
 def settle(reg: Register, current: dict, changed: dict) -> dict:
@@ -16,10 +17,15 @@ def settle(reg: Register, current: dict, changed: dict) -> dict:
     changed = dict(changed)
     after = {**current, **changed}
     for name, rule in reg.derive.items():
-        if "weights" in rule and all(after.get(c) is not None for c in rule["weights"]):
+        kind = derive_kind(rule)
+        if kind == "weighted" and all(after.get(c) is not None for c in rule["weights"]):
             changed.pop(name, None)   # computed from the scores whatever the file says
+        elif kind == "computed":
+            changed.pop(name, None)
+        elif kind == "default" and name in changed and changed[name] is None:
+            changed.pop(name)         # a blank cell would only be filled again with the default
     for name, rule in reg.derive.items():
-        if "from" not in rule or name not in changed or changed[name] is not None:
+        if derive_kind(rule) != "banded" or name not in changed or changed[name] is not None:
             continue
         # A blank rating means "follow the score". Already following it: leave it to the trigger.
         if current.get(name) is None or current.get(name) == _band(rule, current.get(rule["from"])):
