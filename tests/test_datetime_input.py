@@ -54,10 +54,11 @@ def test_every_value_the_reader_gives_passes_the_database_check(tmp_path):
 
 
 def test_the_browser_rules_know_the_datetime_check():
-    rule = register_rules(load().registers["customer_feedback"])["columns"]["reply_due_at"]
+    reg = load().registers["customer_feedback"]
+    rule = register_rules(reg)["columns"]["reply_due_at"]
     assert rule["type"] == "datetime"
     # Its sentence filed as the datetime rule (it names HH:MM, but it is not the time rule).
-    assert rule["messages"]["datetime"] == "处理时限必须是有效的日期时间（YYYY-MM-DD HH:MM）"
+    assert rule["messages"]["datetime"] == f"{reg.columns['reply_due_at'].label}必须是有效的日期时间（YYYY-MM-DD HH:MM）"
     assert "time" not in rule["messages"]
 
 
@@ -102,5 +103,6 @@ async def test_the_grid_reads_a_typed_datetime(empty_ds):
     refused = await empty_ds.client.post("/-/cells/ops/customer_feedback", json={"changes": [
         {"id": 1, "column": "reply_due_at", "value": "明天"}]}, actor=actor("editor"))
     assert refused.status_code == 400
+    label = load().registers["customer_feedback"].columns["reply_due_at"].label
     assert refused.json()["errors"][0]["message"] == (
-        "处理时限：无法识别的日期时间：明天。请填写如 2026-12-02 09:30 的日期和时间（24 小时制）")
+        f"{label}：无法识别的日期时间：明天。请填写如 2026-12-02 09:30 的日期和时间（24 小时制）")
