@@ -169,7 +169,10 @@
       var link = td.querySelector("a");
       return link ? link.textContent.trim() : td.textContent.trim();
     }
-    return td.textContent.replace(/\u00a0/g, " ").trim();
+    // A process's state cell also links to the row page's buttons (plugins/transitions.py).
+    var act = td.querySelector("a.workflow-act");
+    var text = act ? td.textContent.replace(act.textContent, "") : td.textContent;
+    return text.replace(/\u00a0/g, " ").trim();
   };
 
   Grid.prototype.edit = function (typed) {
