@@ -157,10 +157,12 @@ async def test_return_needs_a_comment_then_the_applicant_resubmits(empty_ds):
     bare = await _move(empty_ds, HEAD, "leave_requests", row, "已提交", "已退回", "  ", headers=JSON)
     assert bare.status_code == 400 and bare.json()["kind"] == "comment"
     assert "「退回」需要填写说明（原因）" in bare.json()["message"]
-    await _move(empty_ds, HEAD, "leave_requests", row, "已提交", "已退回", "请补充交接人")
+    await _move(empty_ds, HEAD, "leave_requests", row, "已提交", "已退回", "请补充交接人<script>alert(1)</script>")
     assert await _state(empty_ds, "leave_requests", row) == "已退回"
     page = (await empty_ds.client.get(f"/ops/leave_requests/{row}", actor=APPLICANT)).text
-    assert "请补充交接人" in page and _buttons(page) == [("已提交", "提交")]
+    # The comment is shown as text, never as markup.
+    assert "请补充交接人&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    assert _buttons(page) == [("已提交", "提交")]
     # The applicant may edit a returned request (form), then submit it again.
     response = await empty_ds.client.post(f"/ops/leave_requests/{row}/-/update",
                                           json={"update": {"handover": "周同事"}}, actor=APPLICANT)

@@ -21,6 +21,7 @@ ACCOUNTS = {
     "w-li": ("employee", "00002"),       # her department head: department_head is derived
     "w-leader": ("leader", None),
     "w-finance": ("finance", None),
+    "w-editor": ("editor", None),
 }
 
 
@@ -218,3 +219,33 @@ def test_expense_claim_from_the_employee_through_head_finance_and_leader(server,
     mine.goto(f"{server}/ops/expense_claims")
     assert mine.locator("a.workflow-act").count() == 0
     mine.close()
+
+
+def test_date_and_time_with_the_browsers_picker_in_the_form_and_in_cores_dialog(server, browser, shots):
+    page = login(browser, server, "w-editor", start="/-/form/ops/customer_feedback")
+    assert page.get_attribute("#f-received_at", "type") == "datetime-local"
+    page.fill("#f-feedback_no", "FK-2026-1202")
+    page.select_option("#f-kind", "投诉")
+    page.fill("#f-subject", "快递延误投诉")
+    page.fill("#f-received_at", "2026-12-02T09:30")
+    page.fill("#f-reply_due_at", "2026-12-02T17:00")
+    _shot(page, shots, "feedback-form-datetime")
+    page.click("input[type=submit][value=保存]")
+    page.wait_for_url(re.compile(r"/ops/customer_feedback/\d+$"))
+    row = page.url
+    cells = page.locator("table.rows-and-columns:not(.workflow-timeline)").first.inner_text()
+    assert "2026-12-02 09:30" in cells and "2026-12-02 17:00" in cells
+    # Core's edit dialog has the same picker and sends what the column stores.
+    page.goto(f"{server}/ops/customer_feedback")
+    page.locator('button[data-row-action="edit"]').first.click()
+    dialog = page.locator("dialog.row-edit-dialog")
+    due = dialog.locator('.row-edit-plugin-control[data-column="reply_due_at"] input[type=datetime-local]')
+    due.wait_for()
+    assert due.input_value() == "2026-12-02T17:00"
+    due.fill("2026-12-03T10:15")
+    with page.expect_response(lambda r: r.url.endswith("/-/update")) as answer:
+        dialog.locator("button[type=submit], input[type=submit]").first.click()
+    assert answer.value.status == 200, answer.value.text()
+    page.goto(row)
+    assert "2026-12-03 10:15" in page.locator("table.rows-and-columns:not(.workflow-timeline)").first.inner_text()
+    page.close()
