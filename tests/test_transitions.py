@@ -242,3 +242,28 @@ async def test_the_grid_links_the_state_to_the_buttons_and_keeps_it_read_only(em
     config, _ = json.JSONDecoder().raw_decode(page.split("window.taizhangGrid = ", 1)[1])
     assert "status" not in config["columns"] and "status" in config["readOnly"]
     assert config["readOnlyReasons"]["status"].startswith("审批状态请在记录页用办理按钮变更")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [
+    b"target=%FF%FE&from=%FF", b"target=\x00&from=\x00&comment=\x00", b"target=" + b"A" * 10000,
+    b"{\"target\": \"\xe5\xb7\xb2\xe6\x89\xb9\xe5\x87\x86\"}", b"target=%E5%B7%B2%E6%89%B9%E5%87%86&from=%00", b"",
+    b"target=%E5%B7%B2%E6%89%B9%E5%87%86&target=%E8%8D%89%E7%A8%BF&from=%E5%B7%B2%E6%8F%90%E4%BA%A4",
+])
+async def test_hostile_bodies_are_refused_never_a_500(empty_ds, body):
+    people = await _org(empty_ds)
+    row = await _leave(empty_ds, people, status="已提交")
+    for headers in (JSON, {}):
+        response = await empty_ds.client.post(f"/-/transition/ops/leave_requests/{row}", content=body, actor=HEAD,
+                                              headers={"content-type": "application/x-www-form-urlencoded", **headers})
+        assert response.status_code < 500, response.text
+    assert await _state(empty_ds, "leave_requests", row) in ("已提交", "已批准")
+
+
+@pytest.mark.asyncio
+async def test_a_row_that_does_not_exist_or_an_id_beyond_sqlite_is_no_500(empty_ds):
+    await _org(empty_ds)
+    missing = await _move(empty_ds, HEAD, "leave_requests", 999999, "已提交", "已批准", headers=JSON)
+    assert missing.status_code == 409 and missing.json()["kind"] == "stale"
+    huge = await empty_ds.client.post("/-/transition/ops/leave_requests/99999999999999999999", data={}, actor=HEAD)
+    assert huge.status_code == 404
