@@ -267,3 +267,15 @@ async def test_a_row_that_does_not_exist_or_an_id_beyond_sqlite_is_no_500(empty_
     assert missing.status_code == 409 and missing.json()["kind"] == "stale"
     huge = await empty_ds.client.post("/-/transition/ops/leave_requests/99999999999999999999", data={}, actor=HEAD)
     assert huge.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_the_panel_in_english(empty_ds):
+    people = await _org(empty_ds)
+    row = await _leave(empty_ds, people, status="已提交")
+    page = (await empty_ds.client.get(f"/ops/leave_requests/{row}", actor=HEAD, cookies={"tz_lang": "en"})).text
+    for english in ("Process", "Steps taken", "<th scope=\"col\">By</th>", "From → to", "(required for 退回、驳回)",
+                    "退回: 已提交 → 已退回, a comment is required"):
+        assert english in page, english
+    # The action words and states are the definition's: shown as they are.
+    assert _buttons(page) == [("已批准", "通过"), ("已退回", "退回"), ("已驳回", "驳回")]
