@@ -38,6 +38,8 @@ from taizhang.schema import (
     TRIGGER_PREFIX,
     canonical_sql,
     chars_sql,
+    derive_expression,
+    derive_kind,
     literal,
     needs_key_normalising,
     quote,
@@ -194,20 +196,28 @@ def state_change_raises(reg: Register, definition: Definition) -> list[Raise]:
 
 def edited_sql(reg: Register) -> str:
     """Whether an update changes the row's content, not just its state or the system columns.
-    The AFTER triggers' own UPDATEs (updated_at, synonyms made canonical, keys normalised) fire the
-    BEFORE UPDATE triggers again; they change a value to what it already meant, so they are no
-    edit: an enum compared by canonical value, a key whose old value was never stored normalised."""
+    The AFTER triggers' own UPDATEs (updated_at, synonyms made canonical, keys normalised, derived
+    columns) fire the BEFORE UPDATE triggers again; they change a value to what it already meant
+    or what its rule makes it, so they are no edit: an enum compared by canonical value, a key whose
+    old value was never stored normalised, a derived column set to its rule's value (a default
+    only where it was blank)."""
     changes = []
     for col in reg.columns.values():
         if col.name in (reg.workflow.column, *SYSTEM_COLUMNS):
             continue
         old, new = f"OLD.{quote(col.name)}", f"NEW.{quote(col.name)}"
         if col.type in ("enum", "bool"):
-            changes.append(f"{canonical_sql(col, old)} IS NOT {canonical_sql(col, new)}")
+            change = f"{canonical_sql(col, old)} IS NOT {canonical_sql(col, new)}"
         elif col.key:
-            changes.append(f"({old} IS NOT {new} AND NOT ({needs_key_normalising(old)}))")
+            change = f"({old} IS NOT {new} AND NOT ({needs_key_normalising(old)}))"
         else:
-            changes.append(f"{old} IS NOT {new}")
+            change = f"{old} IS NOT {new}"
+        if rule := reg.derive.get(col.name):
+            derived = f"{new} IS (SELECT {derive_expression(rule)} FROM {_row_source(reg, 'NEW')})"
+            if derive_kind(rule) == "default":
+                derived += f" AND {old} IS NULL"
+            change = f"({change} AND NOT ({derived}))"
+        changes.append(change)
     return " OR ".join(changes) or "0"
 
 

@@ -495,8 +495,11 @@ async def test_every_registers_history_answers_for_its_edge_rows(empty_ds, empty
     for reg in definition.registers.values():
         shell = _shell(empty_data_dir, reg.database)
         shell.execute("PRAGMA foreign_keys = ON")
-        # A process register takes rows only through the app (taizhang/workflow.py): an admin's CLI write.
-        with audit.audited(shell, audit.Who("test-admin", "admin", "cli"), key) if reg.workflow else contextlib.nullcontext():
+        # A process register takes rows only through the app (taizhang/workflow.py): a CLI write by an
+        # admin who is employee 1, whom every edge row names (the owner, where only the owner may edit).
+        me = shell.execute("SELECT employee_no FROM employees WHERE id = 1").fetchone() if reg.workflow else None
+        writer = audit.Who("test-admin", "admin", "cli", employee_no=me and me[0])
+        with audit.audited(shell, writer, key) if reg.workflow else contextlib.nullcontext():
             _write_edge_rows(shell, reg, filled)
         filled.add(reg.name)
         paths += [f"/-/history/{reg.database}/{reg.name}", f"/-/history/{reg.database}/{reg.name}/1",

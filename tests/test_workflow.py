@@ -199,6 +199,15 @@ def test_the_triggers_own_updates_are_no_edits(ops):
     assert ops.conn.execute("SELECT claim_no, category, status FROM expense_claims").fetchone() == ("BX001", "差旅费", "已提交")
 
 
+def test_derived_columns_are_kept_in_a_state_that_is_not_editable(ops):
+    """请假天数 left blank is derived from the dates after the row is written straight in 已提交."""
+    row = ops.write(STAFF_W, "INSERT INTO leave_requests (applicant_id, kind, starts_on, ends_on, reason, status)"
+                             " VALUES (3, '年假', '2026-11-23', '2026-11-25', '休假', '已提交')")
+    assert ops.conn.execute("SELECT days, status FROM leave_requests WHERE id = ?", [row]).fetchone() == (3, "已提交")
+    # setting it by hand is an edit like any other
+    assert ops.refused(STAFF_W, "UPDATE leave_requests SET days = 2 WHERE id = ?", row)[0] == "frozen"
+
+
 def test_writes_from_outside_the_app_are_refused(ops):
     row = leave(ops)
     shell = sqlite3.connect(ops.data_dir.database("ops"))
