@@ -424,6 +424,30 @@
         focus: function () { select.focus(); },
       };
     }
+    if (rule.type === "datetime") {
+      // The browser's date-and-time picker; the JSON API gets what the column stores
+      // (2026-12-02 09:30, not the picker's 2026-12-02T09:30), which no server reading changes.
+      var local;
+      return {
+        render: function (field) {
+          labelled(field);
+          var current = field.getValue();
+          local = el("input", { type: "datetime-local", class: "row-edit-datetime", "aria-labelledby": field.labelId, "aria-describedby": field.descriptionId });
+          local.value = current ? String(current).replace(" ", "T").slice(0, 16) : "";
+          field.input.type = "hidden";
+          blankIsNull(field.input);
+          local.addEventListener("change", function () {
+            field.setValue(local.value ? local.value.replace("T", " ") : null);
+            field.setValidity(!local.value && rule.required ? rule.messages.required : "");
+          });
+          var wrap = el("div");
+          wrap.appendChild(local);
+          wrap.appendChild(field.input);
+          return wrap;
+        },
+        focus: function () { local.focus(); },
+      };
+    }
     if (rule.type === "fk") {
       var picker;
       return {

@@ -169,13 +169,17 @@
       var link = td.querySelector("a");
       return link ? link.textContent.trim() : td.textContent.trim();
     }
-    return td.textContent.replace(/\u00a0/g, " ").trim();
+    // A process's state cell also links to the row page's buttons (plugins/transitions.py).
+    var act = td.querySelector("a.workflow-act");
+    var text = act ? td.textContent.replace(act.textContent, "") : td.textContent;
+    return text.replace(/\u00a0/g, " ").trim();
   };
 
   Grid.prototype.edit = function (typed) {
     var a = this.active, rule = this.rule(a.c), td = this.cell(a.r, a.c);
     if (!rule) {
-      this.say(td, "「" + this.columns[a.c] + "」列由系统维护，不能在此修改", "info");
+      var reason = (this.config.readOnlyReasons || {})[this.columns[a.c]];
+      this.say(td, reason || "「" + this.columns[a.c] + "」列由系统维护，不能在此修改", "info");
       return;
     }
     var original = this.cellText(td, rule);

@@ -18,7 +18,7 @@ from taizhang.schema import _checks, _guards
 
 # Which CHECK sentence is which rule, told by the words schema.py builds it with.
 _KINDS = [("不能为空", "blank"), ("必须是以下之一", "choice"), ("只能是 1（是）或 0（否）", "choice"),
-          ("必须是有效日期", "date"), ("格式应为 YYYY", "period"), ("HH:MM", "time"), ("必须是整数", "integer"),
+          ("必须是有效日期", "date"), ("有效的日期时间", "datetime"), ("格式应为 YYYY", "period"), ("HH:MM", "time"), ("必须是整数", "integer"),
           ("必须是数字", "number"), ("必须在", "range"), ("不能小于", "range"), ("不能大于", "range"),
           ("格式不正确", "email"), ("应为电话号码", "phone"), ("不能早于", "not_before"),
           ("控制字符", "characters"), ("有限的数字", "finite"), ("二进制数据", "blob")]

@@ -52,6 +52,8 @@ ROUTES = {
     r"^/-/cells/(?P<database>[^/]+)/(?P<table>[^/]+)$": [f"/-/cells/hr/{CA}", "/-/cells/ops/partners"],
     r"^/-/linked/(?P<database>[^/]+)/(?P<parent>[^/]+)/(?P<child>[^/]+)/add$": [
         "/-/linked/ops/meetings/meeting_actions/add", f"/-/linked/hr/{CA}/{CA}/add"],
+    r"^/-/transition/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<row_id>\d{1,18})$": [
+        "/-/transition/ops/leave_requests/1", f"/-/transition/hr/{CA}/1", "/-/transition/ops/partners/1"],
     # part of the canary: the page echoes the query, and must show no row holding the whole of it
     r"^/-/search$": [f"/-/search?q={CANARY[6:]}", "/-/search?q=保密"],
     r"/(\.(?P<format>json))?$": ["/", "/.json"],
