@@ -28,6 +28,15 @@ def m001_registers(db):
     schema.create_registers(db.conn, definition, "ops")
 
 
+@ops()
+def m002_customers_next_visit(db):
+    # The next visit shown on the customer's row (derived from the last visit and the tier).
+    schema.add_column(db.conn, definition, "customers", "next_visit_on")
+    db.conn.execute(
+        "UPDATE customers SET next_visit_on = date(last_visit_on, '+' || (SELECT follow_up_days FROM customer_tiers"
+        " WHERE customer_tiers.id = customers.tier_id) || ' days') WHERE last_visit_on IS NOT NULL")
+
+
 @hr()
 def m001_registers(db):  # noqa: F811 - same step, other file
     schema.create_registers(db.conn, definition, "hr")

@@ -93,19 +93,14 @@ def register_routes():
 def _rules(reg) -> dict:
     """What grid.js needs to know about each column: its widget, label and limits."""
     columns = {}
-    # A process's state moves only by its transitions, with their comment: the row page's buttons.
-    state = reg.workflow.column if reg.workflow else None
     for name in cells.editable(reg):
-        if name == state:
-            continue
         col = reg.columns[name]
         columns[name] = {
             "type": "textarea" if col.long else col.type, "label": col.label, "required": col.required,
             "values": [str(v) for v in col.values] if col.type == "enum" else None,
             "min": col.min, "max": col.max, "references": col.references, "not_before": col.not_before,
         }
-    reasons = {state: f"{reg.columns[state].label}请在记录页用办理按钮变更（如 "
-                      f"{'、'.join(dict.fromkeys(t.action for t in reg.workflow.transitions[:3]))}）"} if state else {}
+    reasons = {reg.workflow.column: cells.state_reason(reg)} if reg.workflow else {}
     return {"columns": columns, "readOnly": [*READ_ONLY, *(c for c in reg.columns if c not in columns)],
             "readOnlyReasons": reasons}
 

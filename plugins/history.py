@@ -57,7 +57,9 @@ async def _render(datasette, request, title, entries, **context):
         await datasette.render_template(
             "history.html",
             {"title": title, "entries": entries, "filters": _filters(request),
-             "operations": history.OPERATIONS, **context},
+             "operations": history.OPERATIONS,
+             # roles by their Chinese label (公司领导, not leader)
+             "role_labels": {name: spec["label"] for name, spec in definition().roles.items()}, **context},
             request=request,
         )
     )

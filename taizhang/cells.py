@@ -46,7 +46,18 @@ def editable(reg: Register) -> list[str]:
     # Weighted and computed columns are always the database's; a banded one (a rating) may still
     # be chosen by hand, and a default one given instead of the default.
     derived = {name for name, rule in reg.derive.items() if derive_kind(rule) in ("weighted", "computed")}
+    # A process's state moves only by its transitions, with their comment: the row page's buttons.
+    if reg.workflow:
+        derived.add(reg.workflow.column)
     return [c for c in reg.columns if c not in derived]
+
+
+def state_reason(reg: Register) -> str | None:
+    """Why the grid does not change a process's state, for people."""
+    if not reg.workflow:
+        return None
+    actions = "、".join(dict.fromkeys(t.action for t in reg.workflow.transitions[:3]))
+    return f"{reg.columns[reg.workflow.column].label}请在记录页用办理按钮变更（如 {actions}）"
 
 
 def read_changes(body, reg: Register) -> list[Change]:
@@ -66,6 +77,8 @@ def read_changes(body, reg: Register) -> list[Change]:
             row_id = ids.row_id(row_id)
         if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id < 2**63:
             errors.append(_error(None, column if isinstance(column, str) else None, f"记录 id 应为正整数，收到「{row_id}」"))
+        elif reg.workflow and column == reg.workflow.column:
+            errors.append(_error(row_id, column, state_reason(reg)))
         elif column not in allowed:
             errors.append(_error(row_id, None, f"{reg.label}没有可修改的列「{column}」"))
         elif value is not None and (not isinstance(value, (str, int, float)) or isinstance(value, bool)

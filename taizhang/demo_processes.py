@@ -79,7 +79,8 @@ class Cast:
         return [p for p in self.members(dept) if p.login is None]
 
     def who(self, person: Person, note: str | None = None) -> audit.Who:
-        roles = [person.role] + (["department_head"] if self.heads_a_department(person) else [])
+        # As a login gets them (taizhang/people.py): its own role, self-service, and head of a department.
+        roles = list(dict.fromkeys([person.role, "employee", *(["department_head"] if self.heads_a_department(person) else [])]))
         return audit.Who(actor=person.login or f"{person.name}（{person.no}）", role=person.role, source="cli",
                          note=note, employee_no=person.no, roles=tuple(roles))
 
@@ -331,7 +332,7 @@ RETURNED = {"已退回": "发票抬头与公司名称不符，请重新开具后
 
 def expense_claims(steps: Steps, rng: random.Random, today: datetime.date) -> int:
     cast = steps.cast
-    finance, leader, manager = cast.account["finance"], cast.account["leader"], cast.account["manager"]
+    finance, leader = cast.account["finance"], cast.account["leader"]
     order = ["已提交", "部门已审核", "财务已审核", "已批准", "已支付"]
     for n, (who, category, amount, ago, invoices, description, end) in enumerate(CLAIMS, 1):
         applicant = cast.account[who] if who in cast.account else cast.others(who)[0]
@@ -351,7 +352,7 @@ def expense_claims(steps: Steps, rng: random.Random, today: datetime.date) -> in
         if end == "草稿":
             continue
         reached = order.index(end)
-        approver = leader if amount > 5000 else manager
+        approver = leader
         for state, person in zip(order[1:reached + 1], [cast.head_for(applicant), finance, approver, finance]):
             steps.move(person, "expense_claims", row_id, state)
     return len(CLAIMS)

@@ -1,24 +1,30 @@
 """Who a login is in the registers: its employee, and the roles that follow from the data rather
-than being given by hand — department_head for a login whose employee is some department's
-manager_id (db/registers.yml marks such roles `derived`)."""
+than being given by hand — `employee` (self-service: one's own applications, tasks and reports)
+for every login linked to an employee in post, whatever its own role, and `department_head` for a
+login whose employee is some department's manager_id (db/registers.yml marks that one `derived`:
+it is never given by hand; `employee` may also be a login's only role)."""
 
 from __future__ import annotations
 
 import sqlite3
 
+EMPLOYEE = "employee"
 DEPARTMENT_HEAD = "department_head"
 
-HEADS_SQL = """
-select 1 from departments d join employees e on e.id = d.manager_id
-where e.employee_no = ? and coalesce(e.status, '在职') <> '离职' limit 1
+PEOPLE_SQL = """
+select e.id, exists (select 1 from departments d where d.manager_id = e.id) as heads
+from employees e where e.employee_no = ? and coalesce(e.status, '在职') <> '离职'
 """
 
 
 def derived_roles(conn: sqlite3.Connection, employee_no: str | None) -> list[str]:
-    """The derived roles of a login's employee (on an ops.db connection)."""
+    """The roles a login's employee has from the registers (on an ops.db connection)."""
     if not employee_no:
         return []
-    return [DEPARTMENT_HEAD] if conn.execute(HEADS_SQL, [employee_no]).fetchone() else []
+    found = conn.execute(PEOPLE_SQL, [employee_no]).fetchone()
+    if found is None:
+        return []
+    return [EMPLOYEE, *([DEPARTMENT_HEAD] if found[1] else [])]
 
 
 def with_derived_roles(conn: sqlite3.Connection, actor: dict) -> dict:

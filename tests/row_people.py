@@ -11,6 +11,8 @@ Rows whose text holds CANARY belong to someone neither the employee 00003 nor th
 may see (00005 and 00006 in 财务部, and 00001 at the top): tests assert it never reaches them.
 """
 
+from taizhang import audit
+
 CANARY = "RowCanary7Qx"   # ASCII: found verbatim in HTML, CSV and \u-escaped JSON alike
 
 DEPARTMENTS = [  # id, name, parent, manager employee id
@@ -38,9 +40,23 @@ def _text(owner: int, what: str) -> str:
     return f"{CANARY}-{what}-{owner}" if owner in (1, 5, 6) else f"{what}-{owner}"
 
 
-def seed(conn) -> None:
+# An administrator's write from the command line: not narrowed, and the workflow triggers see a
+# writer (a plain connection's rows would be refused: processes are written through the app).
+SEEDER = audit.Who(actor="seed", role="admin", source="cli", roles=("admin",))
+
+
+def seed(data_dir) -> None:
     """Departments, employees and rows of tasks, task_updates, leave_requests, expense_claims,
-    work_reports and customer_feedback owned by every employee (a plain connection: no login, unnarrowed)."""
+    work_reports and customer_feedback owned by every employee."""
+    conn = data_dir.connect("ops")
+    try:
+        with audit.audited(conn, SEEDER, audit.key_from_secret(data_dir.secret())):
+            _rows(conn)
+    finally:
+        conn.close()
+
+
+def _rows(conn) -> None:
     for id_, no, name, _ in EMPLOYEES:
         conn.execute("INSERT INTO employees (id, employee_no, name, status) VALUES (?, ?, ?, '在职')", [id_, no, name])
     for id_, name, parent, manager in DEPARTMENTS:
@@ -57,18 +73,18 @@ def seed(conn) -> None:
             [owner, owner, owner, _text(owner, "update")])
         conn.execute(
             "INSERT INTO leave_requests (id, applicant_id, department_id, kind, starts_on, ends_on, days, reason, status)"
-            " VALUES (?, ?, ?, '事假', '2026-12-01', '2026-12-01', 1, ?, '已提交')",
+            " VALUES (?, ?, ?, '事假', '2026-12-01', '2026-12-01', 1, ?, '草稿')",
             [owner, owner, EMPLOYEES[owner - 1][3], _text(owner, "leave")])
         conn.execute(
             "INSERT INTO expense_claims (id, claim_no, applicant_id, category, amount, incurred_on, description, status)"
-            " VALUES (?, ?, ?, '交通费', 10, '2026-11-01', ?, '已提交')",
+            " VALUES (?, ?, ?, '交通费', 10, '2026-11-01', ?, '草稿')",
             [owner, _text(owner, "claim"), owner, _text(owner, "claim")])
         conn.execute(
             "INSERT INTO work_reports (id, reporter_id, kind, period_start, title, status)"
-            " VALUES (?, ?, '周报', '2026-11-16', ?, '已提交')",
+            " VALUES (?, ?, '周报', '2026-11-16', ?, '草稿')",
             [owner, owner, _text(owner, "report")])
         conn.execute(
             "INSERT INTO customer_feedback (id, feedback_no, received_at, kind, subject, handler_id, status)"
-            " VALUES (?, ?, '2026-11-20 09:00', '投诉', ?, ?, '已分派')",
+            " VALUES (?, ?, '2026-11-20 09:00', '投诉', ?, ?, '已登记')",
             # no canary: the head reads every feedback (department_head is not narrowed there)
             [owner, f"F{owner}", f"feedback-{owner}", owner])

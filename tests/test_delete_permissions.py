@@ -179,17 +179,25 @@ async def test_upsert_of_an_existing_row_works_on_every_queued_register(demo_cop
     only; the ones read back are sent without the times (the database keeps those)."""
     reg, admin = load().registers[name], {"id": "a", "roles": ["admin"]}
     url = f"/{reg.database}/{name}"
-    rows = (await demo_copy.client.get(f"{url}.json?_shape=objects&_size=2&_sort=id", actor=admin)).json()["rows"]
+    text = next((c for c in reg.columns.values() if c.type == "text" and not (c.required or c.format or c.key)
+                 and c.name not in reg.cross_references), None)
+    if text is None:
+        pytest.skip(f"{name} has no optional text column to change")
+    # A process's rows change only in its editable states, by whom its workflow names there.
+    state = ""
+    if reg.workflow:
+        if "admin" not in reg.workflow.edit_by:
+            pytest.skip(f"{name}: only {reg.workflow.edit_by} edit its rows")
+        state = f"&{reg.workflow.column}__in={','.join(reg.workflow.edit_states)}"
+    rows = (await demo_copy.client.get(f"{url}.json?_shape=objects&_size=2&_sort=id{state}", actor=admin)).json()["rows"]
     assert len(rows) == 2, rows
-    text = next(c for c in reg.columns.values() if c.type == "text" and not (c.required or c.format or c.key)
-                and c.name not in reg.cross_references)
     full = {k: v for k, v in rows[0].items() if k not in ("created_at", "updated_at")}
     partial = {"id": rows[1]["id"], **{c: rows[1][c] for c, col in reg.columns.items() if col.required}}
     r = await demo_copy.client.post(f"{url}/-/upsert", json={"rows": [{**full, text.name: "全行改"}]}, actor=admin)
     assert r.status_code == 200, r.text
     r = await demo_copy.client.post(f"{url}/-/upsert", json={"rows": [{**partial, text.name: "部分改"}]}, actor=admin)
     assert r.status_code == 200, r.text
-    after = (await demo_copy.client.get(f"{url}.json?_shape=objects&_size=2&_sort=id", actor=admin)).json()["rows"]
+    after = (await demo_copy.client.get(f"{url}.json?_shape=objects&_size=2&_sort=id{state}", actor=admin)).json()["rows"]
     assert [a[text.name] for a in after] == ["全行改", "部分改"]
     unchanged = lambda row: {k: v for k, v in row.items() if k not in (text.name, "updated_at")}  # noqa: E731
     assert unchanged(after[1]) == unchanged(rows[1])

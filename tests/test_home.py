@@ -22,7 +22,7 @@ async def test_anonymous_goes_to_login(demo_ds):
 @pytest.mark.asyncio
 async def test_registers_by_area_with_counts(demo_ds):
     page = (await demo_ds.client.get("/", actor=staff("viewer"))).text
-    for area in ("人员与培训", "客户", "合作伙伴", "会议"):
+    for area in ("人员与培训", "客户", "合作伙伴", "会议与任务", "客户服务"):
         assert f"<h2>{area}</h2>" in page
     assert "<h2>保密</h2>" not in page and "保密协议" not in page
     assert "合作伙伴档案" in page and "条</small>" in page

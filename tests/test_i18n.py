@@ -116,7 +116,9 @@ def visible_texts(page: str) -> list[str]:
 
 # Data and code, not interface: the demo users' names, what the tests typed (a search, a column
 # that does not exist, SQL), the audit reason of the demo data (a command).
-DATA = {"u-admin", "u-viewer", "q8Zt", "no_such_column", "nonsense", "taizhang", "init", "demo"}
+# (plus the demo logins, which are data: the demo's history names who wrote each row)
+DATA = {"u-admin", "u-viewer", "q8Zt", "no_such_column", "nonsense", "taizhang", "init", "demo",
+        *(f"demo-{role}" for role in load().roles)}
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*")
 SQL = re.compile(r"(?i)\bselect\b")
 PATH = re.compile(r"^/\S*$")

@@ -97,9 +97,8 @@ def receiver():
 @pytest.fixture
 def instance(empty_data_dir, mailbox, receiver):
     """A data dir with the fixture, a manager login, and notify.yml pointing at the sinks."""
-    conn = empty_data_dir.connect("ops")
-    conn.executescript(FIXTURE)
-    conn.close()
+    for statement in filter(str.strip, FIXTURE.split(";\n")):
+        write(empty_data_dir, statement)
     users = empty_data_dir.users()
     users.add("boss", "Secret-pass-1", "manager", "00004")
     users.add("nobody", "Secret-pass-1", "manager")          # no employee: cannot be reminded
@@ -119,11 +118,11 @@ def remind(data_dir, now: str | datetime.datetime, *extra):
     return CliRunner().invoke(cli, ["remind", "--data-dir", str(data_dir.path), "--now", now, *extra])
 
 
-def write(data_dir, sql: str, params=(), employee_no: str | None = None, roles=("admin",)):
+def write(data_dir, sql: str, params=(), employee_no: str | None = None, roles=("admin",), note=None):
     """A change made through the app's audited path, as this employee."""
     conn = data_dir.connect("ops")
     try:
-        who = audit.Who(actor="test", role=roles[0], source="cli", employee_no=employee_no, roles=tuple(roles))
+        who = audit.Who(actor="test", role=roles[0], source="cli", employee_no=employee_no, roles=tuple(roles), note=note)
         with audit.audited(conn, who, audit.key_from_secret(data_dir.secret())):
             conn.execute(sql, params)
     finally:
@@ -198,7 +197,7 @@ def test_state_deadline_from_when_the_row_entered_it(instance):
         (["yi@example.com"], True)]
 
     write(data_dir, "UPDATE tasks SET status = '已退回' WHERE id = 1", employee_no="00002",
-          roles=("editor", "department_head"))
+          roles=("editor", "department_head"), note="请补充")
     mails.messages.clear()
     assert remind(data_dir, handed_in + datetime.timedelta(days=6)).exit_code == 0
     assert about_tasks() == []                                      # no escalation to the manager

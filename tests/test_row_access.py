@@ -19,9 +19,7 @@ pytestmark = pytest.mark.fast
 
 @pytest_asyncio.fixture
 async def rows_ds(empty_data_dir):
-    conn = empty_data_dir.connect("ops")
-    row_people.seed(conn)
-    conn.close()
+    row_people.seed(empty_data_dir)
     ds = make_datasette(empty_data_dir)
     await ds.invoke_startup()
     return ds
@@ -54,10 +52,9 @@ async def test_employee_sees_own_rows(rows_ds, table):
 
 
 @pytest.mark.asyncio
-async def test_employee_sees_tasks_they_own_or_assigned(rows_ds):
-    conn = sqlite3.connect(rows_ds.get_database("ops").path)
-    conn.execute("INSERT INTO tasks (id, title, assigned_by_id, assignee_id, due_on) VALUES (7, '派给同事', 3, 4, '2026-12-01')")
-    conn.commit()
+async def test_employee_sees_tasks_they_own_or_assigned(rows_ds, empty_data_dir):
+    _write_as(empty_data_dir, row_people.SEEDER,
+              "INSERT INTO tasks (id, title, assigned_by_id, assignee_id, due_on) VALUES (7, '派给同事', 3, 4, '2026-12-01')")
     assert await _ids(rows_ds, "tasks", EMPLOYEE) == {3, 7}
 
 
@@ -153,32 +150,31 @@ HEAD_WRITER = audit.Who(actor="u-head", role="employee", source="api", employee_
 
 
 def test_writes_outside_scope_are_refused_by_the_database(empty_data_dir):
-    conn = empty_data_dir.connect("ops")
-    row_people.seed(conn)
-    conn.close()
-    insert = ("INSERT INTO leave_requests (applicant_id, kind, starts_on, ends_on, days, reason)"
-              " VALUES (?, '病假', '2026-12-10', '2026-12-10', 1, '看病')")
-    _write_as(empty_data_dir, WRITER, insert, [3])   # own: fine
-    with pytest.raises(sqlite3.IntegrityError, match="请假申请：你只能新增申请人是你本人的记录"):
-        _write_as(empty_data_dir, WRITER, insert, [4])
-    with pytest.raises(sqlite3.IntegrityError, match="你只能修改申请人是你本人的记录"):
-        _write_as(empty_data_dir, WRITER, "UPDATE leave_requests SET reason = 'x' WHERE id = 5")
-    with pytest.raises(sqlite3.IntegrityError, match="修改后的记录须仍是申请人是你本人的记录"):
-        _write_as(empty_data_dir, WRITER, "UPDATE leave_requests SET applicant_id = 4 WHERE id = 3")
+    # task_updates has rows: but no workflow, so what refuses here is the scope alone (the
+    # processes' own rules are tests/test_workflow.py's).
+    row_people.seed(empty_data_dir)
+    insert = "INSERT INTO task_updates (task_id, reported_at, reporter_id, content) VALUES (3, ?, ?, '进展')"
+    _write_as(empty_data_dir, WRITER, insert, ["2026-11-21 09:00", 3])   # own: fine
+    with pytest.raises(sqlite3.IntegrityError, match="任务进展：你只能新增记录人是你本人的记录"):
+        _write_as(empty_data_dir, WRITER, insert, ["2026-11-21 10:00", 4])
+    with pytest.raises(sqlite3.IntegrityError, match="你只能修改记录人是你本人的记录"):
+        _write_as(empty_data_dir, WRITER, "UPDATE task_updates SET content = 'x' WHERE id = 5")
+    with pytest.raises(sqlite3.IntegrityError, match="修改后的记录须仍是记录人是你本人的记录"):
+        _write_as(empty_data_dir, WRITER, "UPDATE task_updates SET reporter_id = 4 WHERE id = 3")
     with pytest.raises(sqlite3.IntegrityError, match="你只能删除"):
-        _write_as(empty_data_dir, WRITER, "DELETE FROM leave_requests WHERE id = 5")
+        _write_as(empty_data_dir, WRITER, "DELETE FROM task_updates WHERE id = 5")
     # the head writes inside the department tree (00003 is in the sub-department), not above it
-    _write_as(empty_data_dir, HEAD_WRITER, "UPDATE leave_requests SET status = '已批准' WHERE id = 3")
-    with pytest.raises(sqlite3.IntegrityError, match="申请人属于你负责的部门（含下级部门）"):
-        _write_as(empty_data_dir, HEAD_WRITER, "UPDATE leave_requests SET status = '已批准' WHERE id = 1")
+    _write_as(empty_data_dir, HEAD_WRITER, "UPDATE task_updates SET problems = '已指导' WHERE id = 3")
+    with pytest.raises(sqlite3.IntegrityError, match="记录人属于你负责的部门（含下级部门）"):
+        _write_as(empty_data_dir, HEAD_WRITER, "UPDATE task_updates SET problems = '已指导' WHERE id = 1")
     # unnarrowed writers and writes with no login behind them are not refused
-    _write_as(empty_data_dir, audit.Who(actor="h", role="hr", source="api", roles=("hr",)),
-              "UPDATE leave_requests SET reason = 'hr' WHERE id = 5")
+    _write_as(empty_data_dir, audit.Who(actor="m", role="manager", source="api", roles=("manager",)),
+              "UPDATE task_updates SET content = 'manager' WHERE id = 5")
     _write_as(empty_data_dir, audit.Who(actor=None, role=None, source="cli"),
-              "UPDATE leave_requests SET reason = 'cli' WHERE id = 6")
+              "UPDATE task_updates SET content = 'cli' WHERE id = 6")
     conn = empty_data_dir.connect("ops")
-    assert conn.execute("SELECT reason FROM leave_requests WHERE id IN (5, 6) ORDER BY id").fetchall() == [("hr",), ("cli",)]
-    assert conn.execute("SELECT count(*) FROM leave_requests").fetchone()[0] == 7
+    assert conn.execute("SELECT content FROM task_updates WHERE id IN (5, 6) ORDER BY id").fetchall() == [("manager",), ("cli",)]
+    assert conn.execute("SELECT count(*) FROM task_updates").fetchone()[0] == 7
 
 
 @pytest.mark.asyncio

@@ -343,9 +343,7 @@ def _xlsx_text(content: bytes) -> str:
 async def row_sweep(tmp_path_factory):
     data_dir = DataDir.resolve(tmp_path_factory.mktemp("row-sweep"))
     init(data_dir)
-    conn = data_dir.connect("ops")
-    row_people.seed(conn)
-    conn.close()
+    row_people.seed(data_dir)
     store = data_dir.users()
     ds = make_datasette(data_dir)
     await ds.invoke_startup()
