@@ -12,6 +12,7 @@ import pytest
 
 from tests.browser import login, running_server, writable_demo
 from tests.conftest import TODAY
+from tests.test_forms_browser import _writes
 
 pytestmark = pytest.mark.browser
 
@@ -39,12 +40,6 @@ def shots(tmp_path_factory):
 
 def _shot(page, shots, name):
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-
-
-def _writes(page) -> list[str]:
-    sent = []
-    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
-    return sent
 
 
 def _pick(page, selector, typed, wanted):
