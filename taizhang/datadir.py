@@ -42,12 +42,18 @@ class DataDir:
         return self.path / "internal.db"
 
     @property
+    def notify_path(self) -> pathlib.Path:
+        """The reminders sent (taizhang/reminders.py): lost, every reminder would go out again."""
+        return self.path / "notify.db"
+
+    @property
     def secret_path(self) -> pathlib.Path:
         return self.path / "secret"
 
     def files(self, definition: Definition) -> list[pathlib.Path]:
         """Every SQLite file a backup must hold."""
-        return [*(self.database(n) for n in definition.databases), self.users_path, self.internal_path]
+        return [*(self.database(n) for n in definition.databases), self.users_path, self.internal_path,
+                self.notify_path]
 
     def exists(self, definition: Definition) -> bool:
         return all(self.database(n).exists() for n in definition.databases)

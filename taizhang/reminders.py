@@ -16,7 +16,6 @@ from taizhang import due, notify_channels
 from taizhang.datadir import DataDir
 from taizhang.registers import DEPARTMENT_HEAD, OWNER, Definition, Register, load
 
-STORE_FILE = "notify.db"
 # Held for a whole run, so two runs (a slow one and cron's next) never send the same reminder.
 LOCK_FILE = "notify.lock"
 SCHEMA = """
@@ -86,7 +85,7 @@ class Outcome:
 
 def store(data_dir: DataDir, create: bool = True) -> sqlite3.Connection:
     """notify.db; without `create` (a dry run) an empty stand-in when there is none yet."""
-    path = data_dir.path / STORE_FILE
+    path = data_dir.notify_path
     conn = sqlite3.connect(path if create or path.exists() else ":memory:", isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 10000")

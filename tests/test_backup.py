@@ -104,3 +104,17 @@ def test_encrypted_backup_hides_the_confidential_register(empty_data_dir, monkey
     monkeypatch.setenv("TAIZHANG_BACKUP_KEY", backups.new_key())   # the wrong key
     with pytest.raises(backups.BackupError, match="密钥与备份不符"):
         backups.restore(empty_data_dir, folder)
+
+
+def test_the_reminders_sent_are_backed_up_and_restored(empty_data_dir):
+    """Without notify.db a restored data dir would send every reminder still due once more."""
+    from taizhang import reminders
+
+    book = reminders.store(empty_data_dir)
+    book.execute("INSERT INTO reminders (register, row_id, rule, level, recipient, due_at, channel, status,"
+                 " first_tried_at) VALUES ('tasks', 1, 0, 0, '10001', '2026-11-21 09:00', 'email', 'sent', 'x')")
+    folder = backups.backup(empty_data_dir)
+    assert "notify.db" in backups.verify(folder)["files"]
+    book.execute("DELETE FROM reminders")
+    backups.restore(empty_data_dir, folder)
+    assert [tuple(r) for r in book.execute("SELECT recipient FROM reminders")] == [("10001",)]

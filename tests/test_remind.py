@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from scripts.cli import cli
 from taizhang import audit, clock
-from taizhang.reminders import STORE_FILE
 
 pytestmark = pytest.mark.fast
 
@@ -170,7 +169,7 @@ def test_each_reminder_once_then_escalations_then_nothing_after_done(instance):
     hooks.posts.clear()
     later = remind(data_dir, "2026-12-20 08:00")
     assert later.exit_code == 0 and mails.messages == [] and hooks.posts == []
-    book = sqlite3.connect(data_dir.path / STORE_FILE)
+    book = sqlite3.connect(data_dir.notify_path)
     rows = book.execute("SELECT register, row_id, level, recipient, status FROM reminders WHERE channel = 'email'").fetchall()
     assert sorted(rows) == [("meeting_actions", 1, 0, "00003", "sent"), ("meeting_actions", 1, 1, "00002", "sent"),
                             ("meeting_actions", 1, 2, "00004", "sent"), ("meeting_actions", 2, 0, "00003", "sent")]
@@ -220,7 +219,7 @@ def test_a_failed_send_is_recorded_and_retried(instance):
     assert [m["to"] for m in mails.messages] == [["bing@example.com"], ["ji@example.com"]]
     assert sorted(b["row_id"] for p, b in hooks.posts if p == "/json") == [1, 2]
     assert len([p for p, _ in hooks.posts if p == "/wecom"]) == 2     # not sent twice
-    book = sqlite3.connect(data_dir.path / STORE_FILE)
+    book = sqlite3.connect(data_dir.notify_path)
     assert book.execute("SELECT count(*) FROM reminders WHERE status = 'sent'").fetchone()[0] == 6
     assert book.execute("SELECT max(attempts) FROM reminders").fetchone()[0] == 2
 
@@ -261,7 +260,7 @@ def test_dry_run_sends_and_records_nothing(instance, monkeypatch):
     result = CliRunner().invoke(cli, ["remind", "--data-dir", str(data_dir.path), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "试运行" in result.output and "[到期提醒] email → 专员丙（00003）" in result.output
-    assert mails.messages == [] and hooks.posts == [] and not (data_dir.path / STORE_FILE).exists()
+    assert mails.messages == [] and hooks.posts == [] and not (data_dir.notify_path).exists()
 
 
 def test_settings_problems_are_said_in_chinese(instance):
@@ -284,7 +283,7 @@ async def test_the_record_of_reminders_is_private_and_not_served(instance):
 
     data_dir, _, _ = instance
     assert remind(data_dir, "2026-11-18 09:00").exit_code == 0
-    assert oct((data_dir.path / STORE_FILE).stat().st_mode)[-3:] == "600"
+    assert oct((data_dir.notify_path).stat().st_mode)[-3:] == "600"
     ds = make_datasette(data_dir)
     await ds.invoke_startup()
     assert "notify" not in ds.databases
