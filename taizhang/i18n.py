@@ -88,6 +88,8 @@ def _definition_names(definition: Definition, lang: str) -> tuple[dict, dict, di
         for name, pair in system.items():
             texts[_normalise(table_meta["columns"][name])] = say(*pair)
         columns[reg.name] = cols
+    for chart in definition.charts:   # the dashboard's trends
+        texts[_normalise(chart.title)] = say(chart.title, chart.en)
     return tables, columns, texts
 
 

@@ -196,6 +196,29 @@ class Register:
         return {c.label: c for c in self.columns.values()}
 
 
+# Time buckets a dashboard chart may group a date/datetime column by.
+BUCKETS = ("day", "week", "month", "quarter", "year")
+CHART_KINDS = ("bar", "line")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One trend of the dashboard (`dashboard:` in db/registers.yml): a register's rows grouped
+    by a column (a date/datetime one by `every` bucket), counted or summed/averaged over `of`,
+    one series per value of `split`, the newest `last` groups."""
+
+    title: str
+    en: str
+    register: str
+    by: str
+    every: str | None = None
+    measure: str = "count"          # count | sum | avg
+    of: str | None = None
+    split: str | None = None
+    last: int | None = None
+    kind: str = "bar"
+
+
 @dataclass(frozen=True)
 class Definition:
     instance: dict
@@ -204,6 +227,7 @@ class Definition:
     access: dict[str, dict]
     areas: dict[str, list[str]]
     registers: dict[str, Register]
+    charts: tuple[Chart, ...] = ()
 
     def column_label(self, table: str, column: str) -> str:
         """A column's Chinese label; its name for columns the definition does not know."""
@@ -468,6 +492,31 @@ def _check_people(definition: Definition) -> None:
                     raise DefinitionError(f"{reg.name}.rows.{role}: {preset} needs the register's owner:")
 
 
+def _chart(spec: dict, registers: dict[str, Register]) -> Chart:
+    where = f"dashboard: {spec.get('title')!r}"
+    measures = [m for m in ("sum", "avg") if m in spec]
+    chart = Chart(title=spec["title"], en=spec.get("en") or spec["title"], register=spec["register"], by=spec["by"],
+                  every=spec.get("every"), measure=measures[0] if measures else "count",
+                  of=spec[measures[0]] if measures else None, split=spec.get("split"), last=spec.get("last"),
+                  kind=spec.get("kind", "bar"))
+    reg = registers.get(chart.register)
+    if reg is None:
+        raise DefinitionError(f"{where}: unknown register {chart.register!r}")
+    columns = reg.columns
+    if chart.by not in columns:
+        raise DefinitionError(f"{where}: {chart.register} has no column {chart.by!r}")
+    dated = columns[chart.by].type in ("date", "datetime")
+    if dated != (chart.every is not None) or (chart.every and chart.every not in BUCKETS):
+        raise DefinitionError(f"{where}: every: ({'/'.join(BUCKETS)}) is needed exactly for a date or datetime column")
+    if len(measures) > 1 or (chart.of and (chart.of not in columns or columns[chart.of].type not in ("int", "real"))):
+        raise DefinitionError(f"{where}: sum: or avg: names one number column")
+    if chart.split and (chart.split not in columns or columns[chart.split].type not in ("enum", "bool")):
+        raise DefinitionError(f"{where}: split: names an enum column")
+    if chart.kind not in CHART_KINDS:
+        raise DefinitionError(f"{where}: kind: is one of {', '.join(CHART_KINDS)}")
+    return chart
+
+
 def parse(data: dict) -> Definition:
     booleans = data.get("booleans") or {}
     registers = {n: _register(n, s, booleans) for n, s in data["registers"].items()}
@@ -488,6 +537,7 @@ def parse(data: dict) -> Definition:
         access=data["access"],
         areas=data["areas"],
         registers=registers,
+        charts=tuple(_chart(spec, registers) for spec in data.get("dashboard") or ()),
     )
     for role in definition.roles:
         for action in ACTIONS:

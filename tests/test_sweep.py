@@ -56,6 +56,7 @@ ROUTES = {
         "/-/transition/ops/leave_requests/1", f"/-/transition/hr/{CA}/1", "/-/transition/ops/partners/1"],
     # part of the canary: the page echoes the query, and must show no row holding the whole of it
     r"^/-/reports$": ["/-/reports", "/-/reports?q=保密"],
+    r"^/-/dashboard$": ["/-/dashboard"],
     r"^/(?P<database>[^/]+)/-/queries$": ["/hr/-/queries", "/ops/-/queries"],
     r"^/-/search$": [f"/-/search?q={CANARY[6:]}", "/-/search?q=保密"],
     r"/(\.(?P<format>json))?$": ["/", "/.json"],
