@@ -15,6 +15,7 @@ from taizhang import choices, clock
 from taizhang import ids
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.schema import quote
+from taizhang.shown import reference_labels
 from taizhang.web import definition, may, rows_condition
 
 SHOWN = 20
@@ -33,26 +34,6 @@ def _columns(reg, via: str) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c and c != via and c in reg.columns][:MAX_COLUMNS]
 
 
-async def _labels(datasette, actor, reg, rows: list[dict], columns: list[str]) -> None:
-    """Replace reference ids in the shown columns by the referenced row's label, in place —
-    of a row the reader may see (row-level access): others keep their id."""
-    for column in columns:
-        col = reg.columns[column]
-        if col.type != "fk":
-            continue
-        target = definition().registers[col.references]
-        ids = sorted({r[column] for r in rows if r[column] is not None})
-        if not ids:
-            continue
-        visible = rows_condition(actor, target.name)
-        result = await datasette.get_database(target.database).execute(
-            f"select id, {quote(target.label_column)} from {quote(target.name)} where id in ({', '.join('?' * len(ids))})"
-            + (f" and {visible}" if visible else ""), ids)
-        names = {row[0]: row[1] for row in result.rows}
-        for r in rows:
-            r[column] = names.get(r[column], r[column])
-
-
 async def _section(datasette, actor, reg, where: str, value, via: str) -> dict:
     columns = _columns(reg, via)
     visible = rows_condition(actor, reg.name)   # a narrowed register: the reader's rows only
@@ -64,7 +45,7 @@ async def _section(datasette, actor, reg, where: str, value, via: str) -> dict:
     result = await db.execute(
         f"select id, {', '.join(map(quote, columns))} from {quote(reg.name)} where {where} order by {order} limit {SHOWN}", [value])
     rows = [dict(r) for r in result.rows]
-    await _labels(datasette, actor, reg, rows, columns)
+    await reference_labels(datasette, actor, reg, rows, columns)
     return {"reg": reg, "count": count, "rows": rows, "columns": [(c, reg.columns[c].label) for c in columns],
             "url": datasette.urls.table(reg.database, reg.name) + f"?{via}={value}" if via else None}
 

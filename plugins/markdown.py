@@ -1,59 +1,19 @@
 """Meeting minutes (columns marked `markdown: true`) written in Markdown: rendered on row pages
 (render_cell; the table grid keeps core's short plain text) and previewed while typing in the
-form (POST /-/markdown, JSON {"text": …} -> {"html": …}).
+form (POST /-/markdown, JSON {"text": …} -> {"html": …}); inert by construction
+(taizhang/markdown.py)."""
 
-Inert by construction rather than by cleaning afterwards: raw HTML is never parsed (it shows
-as text), links only to http, https and mailto addresses or relative ones (no javascript:,
-data:, vbscript:), no autolinking; an image becomes a plain link with its alt text, so opening
-a minute never loads anything from elsewhere."""
-
-import html
 import json
 
 from datasette import hookimpl
 from datasette.utils.asgi import PayloadTooLarge, Response
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from taizhang.markdown import render
 from taizhang.web import definition
 
-ALLOWED_SCHEMES = ("http", "https", "mailto")
 # A preview of more than this is refused (minutes are a few pages at most).
 MAX_TEXT = 200_000
-
-
-def _safe_link(url: str) -> bool:
-    # Browsers ignore control characters and spaces inside a scheme ("java\tscript:"): so
-    # does this check, before looking at what precedes the first ":".
-    cleaned = "".join(ch for ch in url if ch > " ").lower()
-    head = cleaned.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return ":" not in head or head.split(":", 1)[0] in ALLOWED_SCHEMES
-
-
-def _renderer() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
-    md.enable(["table", "strikethrough"])
-    md.validateLink = _safe_link
-
-    def image(renderer, tokens, idx, options, env):
-        token = tokens[idx]
-        alt = renderer.renderInlineAsText(token.children or [], options, env) or "图片"
-        return f'<a href="{html.escape(token.attrGet("src") or "")}" rel="nofollow noopener">{html.escape(alt)}</a>'
-
-    def link_open(renderer, tokens, idx, options, env):
-        tokens[idx].attrSet("rel", "nofollow noopener")
-        return renderer.renderToken(tokens, idx, options, env)
-
-    md.add_render_rule("image", image)
-    md.add_render_rule("link_open", link_open)
-    return md
-
-
-MD = _renderer()
-
-
-def render(text) -> str:
-    return MD.render(str(text or ""))
 
 
 def _markdown_column(table: str, column: str) -> bool:

@@ -11,17 +11,16 @@ in Chinese on the row page (or answered as JSON, with its kind, to a client aski
 CSRF: core refuses cross-site unsafe requests by their Sec-Fetch-Site/Origin headers, as for
 every other form here (plugins/forms.py)."""
 
-import datetime
 import sqlite3
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from taizhang import audit, clock, workflow
+from taizhang import audit, shown, workflow
 from taizhang.messages import BUSY
 from taizhang.schema import quote
-from taizhang.web import definition, may, user_store
+from taizhang.web import definition, may
 
 # Longer comments are refused rather than cut: an approval's reason is a few sentences.
 MAX_COMMENT = 2000
@@ -66,42 +65,6 @@ async def _available(datasette, request, reg, row_id: int) -> list:
         lambda conn: workflow.available(conn, reg, row_id, who))
 
 
-def local_time(at: str | None) -> str:
-    """A timeline time as people read it: the instance's local time, to the minute."""
-    if not at:
-        return ""
-    try:
-        moment = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return at
-    if moment.tzinfo is not None:
-        moment = clock.now(moment)
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def role_label(role: str | None) -> str:
-    spec = definition().roles.get(role or "")
-    return spec["label"] if spec else (role or "")
-
-
-async def _names(datasette, logins: set[str]) -> dict[str, str]:
-    """Login -> the name of its employee, so the timeline says 李娜 rather than only a login."""
-    store = user_store(datasette)
-    numbers = {}
-    for login in logins:
-        user = store.get(login)
-        if user is not None and user.employee_no:
-            numbers[login] = user.employee_no
-    if not numbers:
-        return {}
-    employees = definition().registers["employees"]
-    result = await datasette.get_database(employees.database).execute(
-        f"SELECT employee_no, name FROM employees WHERE employee_no IN ({', '.join('?' * len(numbers))})",
-        sorted(set(numbers.values())))
-    name_of = {row[0]: row[1] for row in result.rows}
-    return {login: name_of[no] for login, no in numbers.items() if no in name_of}
-
-
 # ---- The row page ----------------------------------------------------------------------------
 
 
@@ -117,10 +80,10 @@ def top_row(datasette, request, database, table, row):
         flow = reg.workflow
         entries = await datasette.get_database(database).execute_fn(lambda conn: workflow.timeline(conn, reg, row_id))
         actions = await _available(datasette, request, reg, row_id)
-        names = await _names(datasette, {e["actor"] for e in entries if e.get("actor")})
+        names = await shown.login_names(datasette, {e["actor"] for e in entries if e.get("actor")})
         return await datasette.render_template("_workflow.html", {
             "reg": reg, "state": values.get(flow.column), "state_label": reg.columns[flow.column].label,
-            "timeline": [{**e, "at": local_time(e.get("at")), "role": role_label(e.get("role")),
+            "timeline": [{**e, "at": shown.local_time(e.get("at")), "role": shown.role_label(e.get("role")),
                           "name": names.get(e.get("actor"))} for e in entries],
             "actions": actions, "needs_comment": any(t.comment for t in actions),
             "action_url": datasette.urls.path(f"/-/transition/{database}/{table}/{row_id}"),

@@ -171,6 +171,7 @@ class Register:
     rollup: tuple[dict, ...] = ()      # {into, via, column, max}: a parent's column kept from its children
     on_transition: tuple[dict, ...] = ()
     cadence: tuple[dict, ...] = ()     # "one per period" rules (taizhang/cadence.py)
+    print_title: str | None = None     # a row printed as this document (plugins/printing.py)
 
     @property
     def label_hant(self) -> str:
@@ -310,7 +311,7 @@ def normalise_token(value: str) -> str:
 REGISTER_KEYS = {"database", "label", "en", "reference", "purpose", "natural_key", "label_column", "picker_detail",
                  "sort", "sort_desc", "facets", "search", "confidential", "checks", "cross_references", "derive",
                  "seed", "name_synonyms", "columns", "owner", "personal", "rows", "workflow", "due", "parent",
-                 "rollup", "on_transition", "cadence"}
+                 "rollup", "on_transition", "cadence", "print"}
 COLUMN_KEYS = {"type", "label", "en", "required", "unique", "references", "min", "max", "format", "not_before",
                "open_ended", "money", "long", "markdown", "help", "values", "header_synonyms"}
 
@@ -443,6 +444,7 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         rollup=tuple(spec.get("rollup") or ()),
         on_transition=tuple(spec.get("on_transition") or ()),
         cadence=tuple(spec.get("cadence") or ()),
+        print_title=spec.get("print"),
     )
     named = set(columns) | set(SYSTEM_COLUMNS)
     if reg.picker_detail and reg.picker_detail not in named:

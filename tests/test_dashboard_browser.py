@@ -1,6 +1,7 @@
 """仪表盘 in Chromium, as each role that reads something different: the charts are drawn (a
-canvas with pixels), their data tables agree, a click on a bar opens the rows it counts.
-Screenshots go to test-artifacts/screenshots/dashboard-<role>.png."""
+canvas with pixels), a click on a bar opens the rows it counts; and a printed document (会议纪要)
+as paper: the app's header and buttons gone, an A4 PDF. Screenshots go to
+test-artifacts/screenshots/ (dashboard-<role>.png, print-meeting.png, print-meeting.pdf)."""
 
 import pytest
 
@@ -73,4 +74,26 @@ def test_a_click_on_a_bar_opens_its_rows(browser, server):
         page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
     assert "/ops/customer_feedback?" in page.url and "received_at__gte=" in page.url
     assert page.locator("table.rows-and-columns tbody tr").count() == point["value"]
+    page.close()
+
+
+def test_minutes_print_as_a_document(browser, server, demo_data_dir):
+    import sqlite3
+
+    meeting = sqlite3.connect(demo_data_dir.database("ops")).execute(
+        "SELECT meeting_id FROM meeting_actions GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    page = login(browser, server, "dash-manager", start=f"/ops/meetings/{meeting}")
+    page.goto(f"{server}/ops/meetings/{meeting}")
+    with page.expect_navigation():
+        page.click("a:has-text('打印会议纪要')")
+    assert page.locator("header").first.is_visible() and page.locator(".print-actions button").is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator("header").first.is_visible()
+    assert not page.locator(".print-actions button").is_visible()
+    assert page.locator(".print-doc h1").inner_text().replace(" ", "") == "会议纪要"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "print-meeting.png"), full_page=True)
+    pdf = page.pdf(format="A4")
+    (SHOTS / "print-meeting.pdf").write_bytes(pdf)
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 1
     page.close()

@@ -409,7 +409,7 @@ OUR_PAGES = [
     "/-/form/hr/confidentiality_agreements", "/ops/meetings/1", "/ops/partners/1", "/ops/employees/1",
     "/ops/customers/1", "/ops/training_sessions/1", "/-/history", "/-/history/ops/partners",
     "/-/history/ops/partners/1", "/-/import/ops/customers", "/-/imports", "/-/account", "/-/users",
-    "/-/language", "/-/logout", "/ops", "/-/reports", "/-/reports?q=不存在的词", "/-/dashboard",
+    "/-/language", "/-/logout", "/ops", "/-/reports", "/-/reports?q=不存在的词", "/-/dashboard", "/-/print/ops/meetings/1", "/-/print/ops/expense_claims/1",
 ]
 HAN = re.compile(r"[\u3400-\u9fff]+")
 # Named in their own script on purpose (the language menu), and what the test typed.

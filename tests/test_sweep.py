@@ -57,6 +57,8 @@ ROUTES = {
     # part of the canary: the page echoes the query, and must show no row holding the whole of it
     r"^/-/reports$": ["/-/reports", "/-/reports?q=保密"],
     r"^/-/dashboard$": ["/-/dashboard"],
+    r"^/-/print/(?P<database>[^/]+)/(?P<table>[^/]+)/(?P<row_id>\d{1,18})$": [
+        f"/-/print/hr/{CA}/1", f"/-/print/hr/{CA}/999999", "/-/print/ops/meetings/1", "/-/print/ops/partners/1"],
     r"^/(?P<database>[^/]+)/-/queries$": ["/hr/-/queries", "/ops/-/queries"],
     r"^/-/search$": [f"/-/search?q={CANARY[6:]}", "/-/search?q=保密"],
     r"/(\.(?P<format>json))?$": ["/", "/.json"],
