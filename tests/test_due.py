@@ -166,3 +166,30 @@ async def test_one_failing_register_does_not_take_the_home_page_down(due_ds, mon
     assert response.status_code == 200
     todo = response.text[response.text.index("<h2>我的待办</h2>"):]
     assert "暂时查不出来" in todo and "丙一小时前应回复" in todo
+
+
+ONBOARDING = """
+INSERT INTO employees (id, employee_no, name, hired_on, status) VALUES
+  (11, '00011', '新人未培训', '2026-10-01', '试用'),
+  (12, '00012', '新人已培训', '2026-10-01', '在职'),
+  (13, '00013', '新人缺席培训', '2026-10-10', '在职'),
+  (14, '00014', '刚入职', '2026-11-18', '试用'),
+  (15, '00015', '老员工', '2023-03-01', '在职'),
+  (16, '00016', '新人已离职', '2026-10-01', '离职');
+INSERT INTO training_sessions (id, title, kind, starts_on) VALUES (1, '十月新员工入职培训', '入职培训', '2026-10-08');
+INSERT INTO training_records (employee_id, session_id, attendance) VALUES (12, 1, '已参加'), (13, 1, '缺席')
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_new_hire_without_onboarding_training_is_hr_s_item(due_ds, empty_data_dir):
+    """前场 §五(一)1: 新员工入职培训 within 30 days of hired_on (the definition's rule)."""
+    write_fixture(empty_data_dir, "ops", ONBOARDING)
+    rows = {r["事项"]: r for r in (await report(due_ds, "ops", "due_employees", "hr")).json()}
+    assert set(rows) == {"新人未培训", "新人缺席培训"}
+    assert rows["新人未培训"]["到期"] == "2026-10-31" and rows["新人未培训"]["已升级"].startswith("第 1 次升级")
+    hr = await todo_of(due_ds, actor("hr"))
+    assert "新人未培训" in hr and "刚入职" not in hr           # due 2026-12-18: not yet within 7 days
+    write_fixture(empty_data_dir, "ops", "INSERT INTO training_records (employee_id, session_id, attendance) VALUES (11, 1, '已参加')")
+    rows = {r["事项"] for r in (await report(due_ds, "ops", "due_employees", "hr")).json()}
+    assert rows == {"新人缺席培训"}
