@@ -13,7 +13,7 @@ from datasette.utils.asgi import Request
 
 from taizhang import json_numbers, xref
 from taizhang.i18n import localise
-from taizhang.messages import BUSY, explain
+from taizhang.messages import BUSY, Refused, explain
 from taizhang.schema import quote
 from taizhang.web import definition, language_of
 
@@ -217,7 +217,7 @@ def write_wrapper(datasette, database, request, transaction):
                 if sentence:
                     raise sqlite3.IntegrityError(sentence) from ex
             table, rows = _rows_written(request)
-            raise sqlite3.IntegrityError(explain(str(ex), definition(), table, rows)) from ex
+            raise Refused(explain(str(ex), definition(), table, rows)) from ex
         if has_references:
             lookup = _lookup_connection(datasette, database)
             try:
