@@ -140,7 +140,8 @@ async def _send_refusal(send, errors: list[str]) -> None:
 def _refusal_in_chinese(datasette, request, send):
     """A refused write's JSON answer as the person reads it. Core takes the write lock (BEGIN
     IMMEDIATE) before any write_wrapper runs, so a lock timeout arrives as "database is locked":
-    said in Chinese here. The sentences are 简体; on a 繁體 page (core's dialog shows them) 繁體."""
+    said in Chinese here. The sentences are 简体; on a 繁體 page (core's dialog shows them) 繁體,
+    on an English page English (the rules' sentences are said from their kinds, i18n.py)."""
     start = {}
 
     async def rewrite(message):
@@ -163,7 +164,7 @@ def _refusal_in_chinese(datasette, request, send):
 
 async def _in_page_language(datasette, request, body: bytes) -> bytes:
     lang = await language_of(datasette, request)
-    if lang != "zh-Hant":
+    if lang not in ("zh-Hant", "en"):
         return body
     try:
         answer = json.loads(body)
