@@ -19,11 +19,12 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from taizhang import choices
 from taizhang.client_rules import register_rules
-from taizhang.conflicts import conflict
+from taizhang.conflicts import Stale, changed_since
 from taizhang.i18n import localise
 from taizhang import ids
 from taizhang.importer.values import CellError, parse_cell
-from taizhang.schema import check_columns, quote
+from taizhang.messages import refusal_of
+from taizhang.schema import quote
 from taizhang.web import definition, language_of, may, row_visible, rows_condition
 
 # A reference select lists at most this many target rows (the registers it serves are small).
@@ -70,11 +71,16 @@ def _differences(reg, saved: dict, mine: dict, options: dict) -> list[tuple[str,
             for col in reg.columns.values() if not same(saved.get(col.name), mine.get(col.name))]
 
 
-def _field_errors(message: str, reg) -> dict[str, str]:
+def _field_errors(ex: Exception, reg) -> dict[str, str]:
     """Put a database refusal next to the field it is about (or at the top: key '')."""
-    for sentence, columns in check_columns(reg).items():
-        if message.startswith(sentence):
-            return {columns[0]: message}
+    message = str(ex)
+    refusal = refusal_of(ex)
+    if refusal is not None:
+        column = next((c for c in refusal.columns if c in reg.columns), "")
+        if column or refusal.kind != "other":
+            return {column: message}
+    # A sentence of another module that carries no columns (a cross-file reference, a step of
+    # a process) names its field first, as every sentence here does.
     for col in reg.columns.values():
         if message.startswith(col.label):
             return {col.name: message}
@@ -118,19 +124,17 @@ async def form(request, datasette):
             read = post.get("_version") if row_id and not post.get("_overwrite") else None
             try:
                 saved_id = await db.execute_write_fn(lambda conn: _save(conn, reg, row_id, values, read), request=request)
-            except Exception as ex:  # constraint and conflict errors arrive as Chinese sentences
-                message = str(ex)
-                if message.startswith("此记录已被"):
-                    # The API's advice (If-Match) means nothing here: the form has its own buttons.
-                    conflict = message.split("。")[0] + "。"
-                    saved = (await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first()
-                    if saved is None:   # deleted in the meantime
-                        raise NotFound("这条记录已被删除")
-                    differences = _differences(reg, dict(saved), values, options)
-                    # A plain 保存 stays refused until the person chooses: reload or overwrite.
-                    version = read
-                else:
-                    errors = _field_errors(message, reg)
+            except Stale as stale:
+                # The API's advice (If-Match) means nothing here: the form has its own buttons.
+                conflict = stale.changed
+                saved = (await db.execute(f"select * from {quote(table)} where id = ?", [int(row_id)])).first()
+                if saved is None:   # deleted in the meantime
+                    raise NotFound("这条记录已被删除")
+                differences = _differences(reg, dict(saved), values, options)
+                # A plain 保存 stays refused until the person chooses: reload or overwrite.
+                version = read
+            except Exception as ex:  # constraint errors arrive as Chinese sentences, typed
+                errors = _field_errors(ex, reg)
             else:
                 datasette.add_message(request, f"已保存{reg.label}", datasette.INFO)
                 return Response.redirect(datasette.urls.row(database, table, str(saved_id)))
@@ -148,8 +152,8 @@ def _save(conn, reg, row_id, values: dict, version: str | None) -> int:
         return conn.execute(
             f"insert into {quote(reg.name)} ({', '.join(map(quote, cols))}) values ({', '.join('?' * len(cols))})",
             list(values.values())).lastrowid
-    if version is not None and (sentence := conflict(conn, reg.name, int(row_id), version)):
-        raise sqlite3.IntegrityError(sentence)
+    if version is not None and (changed := changed_since(conn, reg.name, int(row_id), version)):
+        raise Stale(changed)
     updated = conn.execute(f"update {quote(reg.name)} set {', '.join(f'{quote(c)} = ?' for c in values)} where id = ?",
                            [*values.values(), int(row_id)])
     if updated.rowcount == 0:

@@ -13,7 +13,7 @@ from datasette.utils.asgi import Request
 
 from taizhang import json_numbers, xref
 from taizhang.i18n import localise
-from taizhang.messages import BUSY, explain
+from taizhang.messages import BUSY, Refused, explain
 from taizhang.schema import quote
 from taizhang.web import definition, language_of
 
@@ -140,7 +140,8 @@ async def _send_refusal(send, errors: list[str]) -> None:
 def _refusal_in_chinese(datasette, request, send):
     """A refused write's JSON answer as the person reads it. Core takes the write lock (BEGIN
     IMMEDIATE) before any write_wrapper runs, so a lock timeout arrives as "database is locked":
-    said in Chinese here. The sentences are 简体; on a 繁體 page (core's dialog shows them) 繁體."""
+    said in Chinese here. The sentences are 简体; on a 繁體 page (core's dialog shows them) 繁體,
+    on an English page English (the rules' sentences are said from their kinds, i18n.py)."""
     start = {}
 
     async def rewrite(message):
@@ -163,7 +164,7 @@ def _refusal_in_chinese(datasette, request, send):
 
 async def _in_page_language(datasette, request, body: bytes) -> bytes:
     lang = await language_of(datasette, request)
-    if lang != "zh-Hant":
+    if lang not in ("zh-Hant", "en"):
         return body
     try:
         answer = json.loads(body)
@@ -217,7 +218,7 @@ def write_wrapper(datasette, database, request, transaction):
                 if sentence:
                     raise sqlite3.IntegrityError(sentence) from ex
             table, rows = _rows_written(request)
-            raise sqlite3.IntegrityError(explain(str(ex), definition(), table, rows)) from ex
+            raise Refused(explain(str(ex), definition(), table, rows)) from ex
         if has_references:
             lookup = _lookup_connection(datasette, database)
             try:

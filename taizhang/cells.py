@@ -13,12 +13,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from taizhang import ids
-from taizhang.conflicts import conflict
+from taizhang.conflicts import changed_since
 from taizhang.importer.checking import Lookup
 from taizhang.importer.values import CellError, parse_cell
 from taizhang.messages import explain
 from taizhang.registers import Definition, Register
-from taizhang.schema import check_columns, derive_kind, quote
+from taizhang.schema import derive_kind, quote
 
 # One paste may update this many cells (an Excel block of 100 rows × 20 columns).
 MAX_CHANGES = 2000
@@ -123,8 +123,8 @@ def save(conn: sqlite3.Connection, definition: Definition, reg: Register, change
         if found is None:
             errors += [_error(row_id, c, f"{reg.label}中没有 id 为 {row_id} 的记录（可能已被删除）") for c in typed]
             continue
-        if versions[row_id] and (sentence := conflict(conn, reg.name, row_id, versions[row_id])):
-            sentence = sentence.split("。")[0] + "。"   # the API's advice about If-Match is not for the grid
+        # Said without the API's advice about If-Match: the grid has its own way to reload.
+        if versions[row_id] and (sentence := changed_since(conn, reg.name, row_id, versions[row_id])):
             errors += [_error(row_id, c, sentence, conflict=True) for c in typed]
             continue
         values, bad = {}, []
@@ -178,11 +178,13 @@ def _update(conn, definition: Definition, reg: Register, row_id: int, values: di
             conn.execute("ROLLBACK TO grid_cell")
             conn.execute("RELEASE grid_cell")
             if alone is not None:
-                errors.append(_error(row_id, column, _explained(alone, definition, reg, typed)))
+                errors.append(_error(row_id, column, explain(alone, definition, reg.name, [typed]).text))
     if errors:
         return errors
-    text = _explained(message, definition, reg, typed)
-    return [_error(row_id, _column_of(text, reg, list(values)), text)]
+    # Refused only together (an end date before a start): on the first changed cell it judges.
+    refusal = explain(message, definition, reg.name, [typed])
+    column = next((c for c in refusal.columns if c in values), next(iter(values)))
+    return [_error(row_id, column, refusal.text)]
 
 
 def _try_update(conn, reg: Register, row_id: int, values: dict) -> str | None:
@@ -194,18 +196,6 @@ def _try_update(conn, reg: Register, row_id: int, values: dict) -> str | None:
     except OverflowError:   # an integer SQLite cannot hold, refused before the statement ran
         return "数值过大，超出了可保存的范围"
     return None
-
-
-def _explained(message: str, definition: Definition, reg: Register, typed: dict) -> str:
-    return explain(message, definition, reg.name, [typed])
-
-
-def _column_of(message: str, reg: Register, columns: list[str]) -> str:
-    """The cell a database sentence is about: the columns its CHECK judges, else its label."""
-    for sentence, judged in check_columns(reg).items():
-        if message.startswith(sentence):
-            return next((c for c in judged if c in columns), columns[0])
-    return next((c for c in columns if reg.columns[c].label in message), columns[0])
 
 
 def _shown(conn, definition: Definition, reg: Register, row_id: int, columns: list[str],

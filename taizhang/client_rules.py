@@ -3,26 +3,39 @@ label, type, whether it is required, enum values with their synonyms, range, for
 it may not precede — and the very sentences the database and the server's form reading use,
 so a person reads the same message whether the browser or the database refused the value.
 
-The sentences are taken from their one home (the CHECK constraints in taizhang/schema.py,
-the NOT NULL sentence in taizhang/messages.py, the date reading in taizhang/importer/values.py),
-never retyped here. Register-wide checks written in SQL (the confidentiality agreement's party
+The sentences are taken from their one home (the typed checks of taizhang/schema.py, keyed
+by their kind, the NOT NULL sentence in taizhang/messages.py, the date reading in
+taizhang/importer/values.py), never retyped here nor told apart by their words. Register-wide checks written in SQL (the confidentiality agreement's party
 rules) stay with the database: the form shows its answer next to the field."""
 
 from __future__ import annotations
 
+from taizhang.checks import Check
 from taizhang.importer.values import CellError, parse_date
-from taizhang.messages import explain
-from taizhang.registers import Column, Register, load
-# The per-column CHECK list, with its sentences: the database's rules are the ones mirrored.
+from taizhang.messages import required_sentence
+from taizhang.registers import Column, Register
+# The per-column rules, typed, with their sentences: the database's rules are the ones mirrored.
 from taizhang.schema import _checks, _guards
 
-# Which CHECK sentence is which rule, told by the words schema.py builds it with.
-_KINDS = [("不能为空", "blank"), ("必须是以下之一", "choice"), ("只能是 1（是）或 0（否）", "choice"),
-          ("必须是有效日期", "date"), ("有效的日期时间", "datetime"), ("格式应为 YYYY", "period"), ("HH:MM", "time"), ("必须是整数", "integer"),
-          ("必须是数字", "number"), ("必须在", "range"), ("不能小于", "range"), ("不能大于", "range"),
-          ("格式不正确", "email"), ("应为电话号码", "phone"), ("不能早于", "not_before"),
-          ("控制字符", "characters"), ("有限的数字", "finite"), ("二进制数据", "blob")]
+# Under which key static/rules.js finds each kind of rule's sentence (`rule.messages[key]`):
+# every kind in taizhang/checks.py KINDS, so a new kind is a KeyError here, never a rule the
+# browser silently goes without.
+MESSAGE_KEYS = {
+    "blank": "blank", "choice": "choice", "yes_no": "choice", "date": "date", "datetime": "datetime",
+    "period": "period", "time": "time", "integer": "integer", "number": "number",
+    "range": "range", "at_least": "range", "at_most": "range", "email": "email", "phone": "phone",
+    "not_before": "not_before", "characters": "characters", "finite": "finite", "blob": "blob",
+}
 PLACEHOLDER = "{value}"
+
+
+def message_key(check: Check) -> str:
+    """The rules.js key of a check's sentence; an unknown kind fails loudly."""
+    try:
+        return MESSAGE_KEYS[check.kind]
+    except KeyError:
+        raise KeyError(f"check kind {check.kind!r} ({check.message}) has no browser message key:"
+                       " add it to taizhang/client_rules.py MESSAGE_KEYS") from None
 
 
 def _date_sentences(open_ended: bool) -> dict[str, str]:
@@ -37,13 +50,9 @@ def _date_sentences(open_ended: bool) -> dict[str, str]:
 
 
 def column_rules(reg: Register, col: Column, database: str) -> dict:
-    messages = {}
-    sentences = [s for s, _, _ in _checks(reg, col)] + [s for s, _ in _guards(reg, col)]
-    for sentence in sentences:
-        kind = next(k for words, k in _KINDS if words in sentence)
-        messages[kind] = sentence
+    messages = {message_key(check): check.message for check in [*_checks(reg, col), *_guards(reg, col)]}
     if col.required:
-        messages["required"] = explain(f"NOT NULL constraint failed: {reg.name}.{col.name}", load())
+        messages["required"] = required_sentence(col.label)
     if col.type == "date":
         messages.update(_date_sentences(col.open_ended))
     rule = {

@@ -12,8 +12,29 @@ from taizhang.registers import load as definition
 from taizhang.schema import quote
 
 
+# What the JSON API adds: its client can reload or send again without If-Match. The form and
+# the grid have their own buttons, so they say only what changed (changed_since).
+ADVICE = "请重新载入后再改，或不带 If-Match 重新提交以覆盖。"
+
+
+class Stale(Exception):
+    """A write refused because the row changed since it was read: `changed` is the sentence
+    saying by whom, when and what (changed_since), without the API's advice."""
+
+    def __init__(self, changed: str):
+        super().__init__(f"{changed}{ADVICE}")
+        self.changed = changed
+
+
 def conflict(conn, table: str, row_id, version: str) -> str | None:
     """The sentence refusing a write based on `version`, or None when the row is unchanged."""
+    changed = changed_since(conn, table, row_id, version)
+    return f"{changed}{ADVICE}" if changed else None
+
+
+def changed_since(conn, table: str, row_id, version: str) -> str | None:
+    """Who changed the row since `version` (its updated_at then), when and which fields, as a
+    sentence; None when it is unchanged."""
     row = conn.execute(f"SELECT updated_at FROM {quote(table)} WHERE id = ?", [row_id]).fetchone()
     if row is None or row[0] == version:
         return None
@@ -31,8 +52,7 @@ def conflict(conn, table: str, row_id, version: str) -> str | None:
         fields += [k for k in new if k not in ("updated_at", "created_at") and old.get(k) != new.get(k)]
     when = clock.now(_parse(at)).strftime("%H:%M") if at else ""
     changed = "、".join(dict.fromkeys(definition().column_label(table, f) for f in fields))
-    return (f"此记录已被 {actor} 于 {when} 修改" + (f"（改动了：{changed}）" if changed else "")
-            + "。请重新载入后再改，或不带 If-Match 重新提交以覆盖。")
+    return f"此记录已被 {actor} 于 {when} 修改" + (f"（改动了：{changed}）" if changed else "") + "。"
 
 
 def _parse(at: str) -> datetime.datetime:

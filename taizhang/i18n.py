@@ -23,6 +23,7 @@ import re
 
 import yaml
 
+from taizhang import refusal_english
 from taizhang.chinese import to_traditional
 from taizhang.registers import Definition, load
 
@@ -133,6 +134,9 @@ class Catalogue:
         else:
             # English: core's strings stay; our 简体 strings are said in English.
             self.exact = {_normalise(k): v for k, v in (server.get("ours") or {}).items()}
+            # The rules' sentences, said from their kinds (not read back out of the Chinese).
+            for hans, en in refusal_english.sentences(definition, server["kinds"]).items():
+                self.exact.setdefault(_normalise(hans), en)
             self.patterns = [(re.compile(p[0]), p[1], _strict(p)) for p in server.get("ours_patterns") or []]
         self.tables, self.columns, texts = _definition_names(definition, lang)
         self.databases = {name: self._say(db["title"]) for name, db in definition.databases.items()}

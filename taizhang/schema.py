@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from taizhang import characters
+from taizhang import characters, checks
+from taizhang.checks import Check
 from taizhang.registers import Column, Definition, Register
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -54,89 +55,53 @@ def _synonym_inputs(col: Column) -> list[str]:
     return sorted(col.synonyms())
 
 
-def _checks(reg: Register, col: Column) -> list[tuple[str, str, list[str]]]:
-    """(message, SQL condition, columns judged) for one column; each holds when it is NULL."""
+def _checks(reg: Register, col: Column) -> list[Check]:
+    """The CHECK constraints of one column; each holds when the value is NULL."""
     c = quote(col.name)
-    label = col.label
-    checks: list[tuple[str, str]] = []
+    found: list[tuple[str, str, dict]] = []   # (kind, condition, params)
     if col.required and col.sql_type == "TEXT":
-        checks.append((f"{label}不能为空", f"length(trim({c})) > 0"))
+        found.append(("blank", f"length(trim({c})) > 0", {}))
     if col.type in ("enum", "bool"):
         # Synonyms pass the CHECK and are canonicalised by a trigger within the same statement.
         synonyms = f" OR {_normalised(c)} IN ({', '.join(map(literal, _synonym_inputs(col)))})"
-        allowed = "、".join(map(str, col.values))
-        message = (
-            f"{label}必须是以下之一：{allowed}" if col.type == "enum"
-            else f"{label}只能是 1（是）或 0（否）"
-        )
-        checks.append((message, f"{c} IN ({', '.join(map(literal, col.values))}){synonyms}"))
-    elif col.type == "date":
-        checks.append(
-            (
-                f"{label}必须是有效日期（YYYY-MM-DD）",
-                f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]' AND date({c}, '+0 days') = {c}",
-            )
-        )
-    elif col.type == "datetime":
-        checks.append(
-            (
-                f"{label}必须是有效的日期时间（YYYY-MM-DD HH:MM）",
-                f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]'"
-                f" AND strftime('%Y-%m-%d %H:%M', {c}) = {c}",
-            )
-        )
-    elif col.type == "period":
-        checks.append(
-            (
-                f"{label}格式应为 YYYY、YYYY-Qn 或 YYYY-MM",
-                f"{c} GLOB '[12][0-9][0-9][0-9]' OR {c} GLOB '[12][0-9][0-9][0-9]-Q[1-4]'"
-                f" OR ({c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]' AND substr({c}, 6) BETWEEN '01' AND '12')",
-            )
-        )
-    elif col.type == "time":
-        checks.append(
-            (
-                f"{label}格式应为 HH:MM（24 小时制）",
-                f"{c} GLOB '[0-2][0-9]:[0-5][0-9]' AND substr({c}, 1, 2) < '24'",
-            )
-        )
-    elif col.type in ("int", "fk"):
-        checks.append((f"{label}必须是整数", f"typeof({c}) = 'integer'"))
-    elif col.type == "real":
-        checks.append((f"{label}必须是数字", f"typeof({c}) IN ('integer', 'real')"))
-    if col.min is not None or col.max is not None:
-        if col.min is not None and col.max is not None:
-            rule = f"{label}必须在 {col.min:g} 到 {col.max:g} 之间"
-            cond = f"{c} BETWEEN {col.min!r} AND {col.max!r}"
-        elif col.min is not None:
-            rule, cond = f"{label}不能小于 {col.min:g}", f"{c} >= {col.min!r}"
+        condition = f"{c} IN ({', '.join(map(literal, col.values))}){synonyms}"
+        if col.type == "enum":
+            found.append(("choice", condition, {"values": tuple(col.values)}))
         else:
-            rule, cond = f"{label}不能大于 {col.max:g}", f"{c} <= {col.max!r}"
-        checks.append((rule, cond))
+            found.append(("yes_no", condition, {}))
+    elif col.type == "date":
+        found.append(("date", f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]' AND date({c}, '+0 days') = {c}", {}))
+    elif col.type == "datetime":
+        found.append(("datetime", f"{c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]'"
+                                  f" AND strftime('%Y-%m-%d %H:%M', {c}) = {c}", {}))
+    elif col.type == "period":
+        found.append(("period", f"{c} GLOB '[12][0-9][0-9][0-9]' OR {c} GLOB '[12][0-9][0-9][0-9]-Q[1-4]'"
+                                f" OR ({c} GLOB '[12][0-9][0-9][0-9]-[01][0-9]' AND substr({c}, 6) BETWEEN '01' AND '12')", {}))
+    elif col.type == "time":
+        found.append(("time", f"{c} GLOB '[0-2][0-9]:[0-5][0-9]' AND substr({c}, 1, 2) < '24'", {}))
+    elif col.type in ("int", "fk"):
+        found.append(("integer", f"typeof({c}) = 'integer'", {}))
+    elif col.type == "real":
+        found.append(("number", f"typeof({c}) IN ('integer', 'real')", {}))
+    if col.min is not None and col.max is not None:
+        found.append(("range", f"{c} BETWEEN {col.min!r} AND {col.max!r}", {"min": col.min, "max": col.max}))
+    elif col.min is not None:
+        found.append(("at_least", f"{c} >= {col.min!r}", {"min": col.min}))
+    elif col.max is not None:
+        found.append(("at_most", f"{c} <= {col.max!r}", {"max": col.max}))
     if col.format == "email":
-        checks.append(
-            (
-                f"{label}格式不正确，应如 name@example.com",
-                f"{c} GLOB '?*@?*.?*' AND {c} NOT GLOB '*[ ,;<>]*' AND {c} NOT GLOB '*@*@*'",
-            )
-        )
+        found.append(("email", f"{c} GLOB '?*@?*.?*' AND {c} NOT GLOB '*[ ,;<>]*' AND {c} NOT GLOB '*@*@*'", {}))
     elif col.format == "phone":
-        checks.append(
-            (
-                f"{label}应为电话号码（数字，可含 + - 空格 括号）",
-                f"{c} GLOB '*[0-9][0-9][0-9]*' AND length({c}) <= 40",
-            )
-        )
+        found.append(("phone", f"{c} GLOB '*[0-9][0-9][0-9]*' AND length({c}) <= 40", {}))
     if col.not_before:
-        other = reg.columns[col.not_before]
-        checks.append(
-            (
-                f"{label}不能早于{other.label}",
-                f"{quote(other.name)} IS NULL OR {c} >= {quote(other.name)}",
-            )
-        )
-    judged = {f"{label}不能早于{reg.columns[col.not_before].label}": [col.name, col.not_before]} if col.not_before else {}
-    return [(msg, f"{c} IS NULL OR ({cond})", judged.get(msg, [col.name])) for msg, cond in checks]
+        other = quote(col.not_before)
+        found.append(("not_before", f"{other} IS NULL OR {c} >= {other}", {"other": col.not_before}))
+    return [checks.make(kind, col.name, f"{c} IS NULL OR ({condition})", _label_of(reg), **params)
+            for kind, condition, params in found]
+
+
+def _label_of(reg: Register):
+    return lambda column: reg.columns[column].label
 
 
 def chars_sql(codes) -> str:
@@ -169,39 +134,51 @@ def needs_key_normalising(value_sql: str) -> str:
 
 
 def not_finite_sentence(label: str) -> str:
-    return f"{label}必须是有限的数字，不能是无穷大（Infinity、1e400）或 NaN"
+    """The "finite" rule's sentence for any field (a JSON body may send Infinity to any column)."""
+    return checks.SENTENCES["finite"].format(label=label)
 
 
-def _guards(reg: Register, col: Column) -> list[tuple[str, str]]:
-    """(message, condition on NEW) for the rules a BEFORE trigger enforces rather than a CHECK:
-    rules added after registers were created, so that `derived.sync` gives every existing
-    database file them too (a CHECK is part of the table and would need it rebuilt). Each
-    holds when the value is NULL, like a CHECK."""
+def _guards(reg: Register, col: Column) -> list[Check]:
+    """The rules a BEFORE trigger enforces rather than a CHECK (their sql is on NEW): rules added
+    after registers were created, so that `derived.sync` gives every existing database file
+    them too (a CHECK is part of the table and would need it rebuilt). Each holds when the
+    value is NULL, like a CHECK."""
     v = f"NEW.{quote(col.name)}"
     # No register holds bytes; the audit log's json_object() could not record them either.
-    guards = [(f"{col.label}不能是二进制数据（BLOB），请填写文字或数字", f"typeof({v}) <> 'blob'")]
+    found = [("blob", f"typeof({v}) <> 'blob'")]
     if col.required and col.sql_type == "TEXT":
         # Same sentence as the CHECK it widens: spaces of every kind and zero-width characters.
-        guards.append((f"{col.label}不能为空", f"trim({v}, {chars_sql(characters.BLANK)}) <> ''"))
+        found.append(("blank", f"trim({v}, {chars_sql(characters.BLANK)}) <> ''"))
     if col.name in reg.name_columns:
         # Blanks around it are trimmed (a key by its trigger, text by every reader): not refused.
-        guards.append((
-            f"{col.label}不能含有控制字符或文字方向控制符（如换行、制表符、U+202E），请删除后再保存",
+        found.append((
+            "characters",
             f"NOT (trim({v}, {chars_sql(characters.BLANK)}) GLOB '*[' || {chars_sql([c for c in characters.UNSAFE if c])} || ']*')"
             f" AND instr(CAST({v} AS BLOB), X'00') = 0",
         ))
     if col.type == "real":
-        guards.append((
-            not_finite_sentence(col.label),
-            f"typeof({v}) = 'integer' OR abs(CAST({v} AS REAL)) <= {MAX_REAL}",
-        ))
-    return [(message, f"{v} IS NULL OR ({condition})") for message, condition in guards]
+        found.append(("finite", f"typeof({v}) = 'integer' OR abs(CAST({v} AS REAL)) <= {MAX_REAL}"))
+    return [checks.make(kind, col.name, f"{v} IS NULL OR ({condition})", _label_of(reg))
+            for kind, condition in found]
+
+
+def column_checks(reg: Register) -> list[Check]:
+    """Every rule of every column of the register: CHECK constraints, then guard triggers."""
+    return [*(k for col in reg.columns.values() for k in _checks(reg, col)),
+            *(k for col in reg.columns.values() for k in _guards(reg, col))]
+
+
+def column_check(reg: Register, col: Column, kind: str) -> Check:
+    """The column's rule of `kind` (ValueError when it has none)."""
+    found = [k for k in (*_checks(reg, col), *_guards(reg, col)) if k.kind == kind]
+    if not found:
+        raise ValueError(f"{reg.name}.{col.name} has no {kind!r} check")
+    return found[0]
 
 
 def check_columns(reg: Register) -> dict[str, list[str]]:
     """Each CHECK constraint's (or guard trigger's) message -> the columns whose values it judges."""
-    out = {msg: cols for col in reg.columns.values() for msg, _, cols in _checks(reg, col)}
-    out.update({msg: [col.name] for col in reg.columns.values() for msg, _ in _guards(reg, col)})
+    out = {k.message: list(k.judged) for k in column_checks(reg)}
     for check in reg.checks:
         out[check["message"]] = [c for c in reg.columns if re.search(rf"\b{c}\b", check["sql"])]
     return out
@@ -221,8 +198,8 @@ def create_table_sql(reg: Register) -> str:
     lines.append(f"created_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
     lines.append(f"updated_at TEXT NOT NULL DEFAULT ({NOW_SQL})")
     for col in reg.columns.values():
-        for message, condition, _ in _checks(reg, col):
-            lines.append(f"CONSTRAINT {quote(message)} CHECK ({condition})")
+        for check in _checks(reg, col):
+            lines.append(f"CONSTRAINT {quote(check.message)} CHECK ({check.sql})")
     for check in reg.checks:
         lines.append(f"CONSTRAINT {quote(check['message'])} CHECK ({check['sql']})")
     body = ",\n  ".join(lines)
@@ -272,7 +249,7 @@ def update_checks(conn: sqlite3.Connection, reg: Register) -> bool:
 
 def _check_conditions(reg: Register) -> list[tuple[str, str]]:
     """(message, condition) of every CHECK constraint create_table_sql writes."""
-    return [*((message, condition) for col in reg.columns.values() for message, condition, _ in _checks(reg, col)),
+    return [*((k.message, k.sql) for col in reg.columns.values() for k in _checks(reg, col)),
             *((check["message"], check["sql"]) for check in reg.checks)]
 
 
@@ -280,7 +257,7 @@ def column_definition_sql(reg: Register, col: Column) -> str:
     """For ALTER TABLE ADD COLUMN: SQLite allows CHECKs there but not UNIQUE or NOT NULL
     without a default, so a migration adding such a column must rebuild the table."""
     checks = " ".join(
-        f"CONSTRAINT {quote(m)} CHECK ({cond})" for m, cond, _ in _checks(reg, col)
+        f"CONSTRAINT {quote(k.message)} CHECK ({k.sql})" for k in _checks(reg, col)
     )
     ref = f" REFERENCES {quote(col.references)}(id)" if col.type == "fk" else ""
     return f"{quote(col.name)} {col.sql_type}{ref} {checks}".strip()
@@ -383,11 +360,11 @@ def _guard_triggers(reg: Register) -> dict[str, str]:
     t = quote(reg.name)
     inserting, updating = [], []
     for col in reg.columns.values():
-        for message, condition in _guards(reg, col):
-            raise_ = f"SELECT RAISE(ABORT, {literal(message)})"
-            inserting.append(f"{raise_} WHERE NOT ({condition});")
+        for guard in _guards(reg, col):
+            raise_ = f"SELECT RAISE(ABORT, {literal(guard.message)})"
+            inserting.append(f"{raise_} WHERE NOT ({guard.sql});")
             v = quote(col.name)
-            updating.append(f"{raise_} WHERE NEW.{v} IS NOT OLD.{v} AND NOT ({condition});")
+            updating.append(f"{raise_} WHERE NEW.{v} IS NOT OLD.{v} AND NOT ({guard.sql});")
     # The times are the database's. Refused rather than replaced: a value sent for them is a
     # mistake worth saying (a round trip that sends back the values read is not refused), and
     # a trigger that rewrote them would undo the one that keeps updated_at.

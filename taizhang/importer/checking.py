@@ -12,7 +12,7 @@ from taizhang.datadir import DataDir
 from taizhang.importer.model import Record, Run, _identity
 from taizhang.importer.values import CellError, parse_date, parse_text
 from taizhang.registers import Definition, Register
-from taizhang.schema import quote
+from taizhang.schema import column_check, quote
 
 # -- 3. resolve references --------------------------------------------------------------------
 class Lookup:
@@ -130,9 +130,10 @@ def check(run: Run, definition: Definition) -> None:
                     run.problem(record, col.name, "", f"{col.label}为必填项", f"请填写{col.label}")
                 if col.not_before and record.values.get(col.name) and record.values.get(col.not_before):
                     if record.values[col.name] < record.values[col.not_before]:
+                        # The database's sentence for the rule, with the date it may not precede.
+                        rule = column_check(reg, col, "not_before")
                         run.problem(record, col.name, record.values[col.name],
-                                    f"{col.label}不能早于{reg.columns[col.not_before].label}（{record.values[col.not_before]}）",
-                                    "请核对日期")
+                                    f"{rule.message}（{record.values[col.not_before]}）", "请核对日期")
     seen: dict[tuple, Record] = {}
     for plan in run.plans:
         for record in plan.records:

@@ -12,9 +12,9 @@ from taizhang.datadir import DataDir, write_transactions
 from taizhang.importer import derived_columns, kept_keys
 from taizhang.importer.checking import _norm
 from taizhang.importer.model import BATCHES, ImportStopped, Record, ensure_batches, Run, SheetPlan
-from taizhang.messages import explain
+from taizhang.messages import RULE_KINDS, explain
 from taizhang.registers import Definition, Register, load
-from taizhang.schema import check_columns, quote
+from taizhang.schema import quote
 
 # -- 5. write ---------------------------------------------------------------------------------
 def _order(plans: list[SheetPlan], definition: Definition) -> list[SheetPlan]:
@@ -116,10 +116,11 @@ def _savepoint(run: Run, conn, record: Record, action) -> bool:
     except sqlite3.IntegrityError as ex:
         conn.execute("ROLLBACK TO import_row")
         conn.execute("RELEASE import_row")
-        reason = explain(str(ex), load(), record.plan.register.name, [])
-        columns = check_columns(record.plan.register).get(reason, [])
-        column = columns[0] if columns else None
-        run.problem(record, column, record.values.get(column) if column else "", reason, "请按提示修改后重新导入")
+        refusal = explain(str(ex), load(), record.plan.register.name, [])
+        # A rule's refusal is put on the column it judges (a duplicate key or a missing field is
+        # the row's: the report names them in the sentence).
+        column = refusal.columns[0] if refusal.kind in RULE_KINDS and refusal.columns else None
+        run.problem(record, column, record.values.get(column) if column else "", refusal.text, "请按提示修改后重新导入")
         return False
     conn.execute("RELEASE import_row")
     return True
