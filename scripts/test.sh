@@ -18,4 +18,9 @@ if [ -n "$missing" ]; then
     exit 1
   fi
 fi
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Two workers, one per core; --dist loadfile keeps each file's module fixtures in one worker.
+# TAIZHANG_TEST_WORKERS=0 runs in one process (for a debugger, or -x on the first failure).
+workers=${TAIZHANG_TEST_WORKERS:-2}
+parallel=()
+[ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadfile)
+exec .venv/bin/python -m pytest -p no:cacheprovider "${parallel[@]}" "$@"
