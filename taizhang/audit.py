@@ -27,7 +27,7 @@ import hmac
 import sqlite3
 from dataclasses import dataclass
 
-from taizhang import audit_guard, audit_head
+from taizhang import audit_guard, audit_head, clock
 # _read_log: who read the confidential registers (only in files that hold one).
 from taizhang.audit_guard import CONTEXT, LOG, READ_LOG, SEAL
 from taizhang.audit_head import GENESIS, Head, Problem
@@ -81,17 +81,19 @@ CREATE TABLE IF NOT EXISTS {CONTEXT} (
   request_path TEXT,
   note TEXT,
   employee_id INTEGER,
-  roles TEXT
+  roles TEXT,
+  local_date TEXT,
+  local_time TEXT
 )
 """.split(";") if s.strip()]
 APPEND_ONLY_MESSAGE = "审计日志只能追加，不能修改或删除"
 
 
 def upgrade_context(conn: sqlite3.Connection) -> None:
-    """A file made before the context knew the writer's employee and roles gets the new table;
-    it holds no row between writes, so it is simply made again."""
+    """A file made before the context knew the writer's employee, roles and local time gets the
+    new table; it holds no row between writes, so it is simply made again."""
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info({CONTEXT})")]
-    if columns and "roles" not in columns:
+    if columns and "local_time" not in columns:
         conn.execute(f"DROP TABLE {CONTEXT}")
 
 
@@ -213,15 +215,22 @@ def roles_text(who: Who) -> str | None:
     return "," + ",".join(who.all_roles) + "," if who.all_roles else None
 
 
+def _local_time() -> tuple[str, str]:
+    """Today and this minute where the department is (SQLite's 'now' is UTC), for the triggers
+    that fill in a date or time a transition sets."""
+    now = clock.now()
+    return now.date().isoformat(), now.strftime("%Y-%m-%d %H:%M")
+
+
 def begin(conn: sqlite3.Connection, who: Who) -> Mark:
     """Say who is writing and put the guard on; call inside the write's transaction (holding
     the write lock), before the change. Returns the mark `finish()` seals after."""
     audit_guard.remove(conn)   # a guard left by a write that never finished
     conn.execute(
-        f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note, employee_id, roles)"
-        " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note, employee_id, roles,"
+        " local_date, local_time) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note,
-         employee_id(conn, who.employee_no), roles_text(who)],
+         employee_id(conn, who.employee_no), roles_text(who), *_local_time()],
     )
     mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.

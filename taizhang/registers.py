@@ -82,6 +82,11 @@ OWN = "own"
 DEPARTMENT = "department"
 
 
+# What a transition's `sets:` may fill a blank column with, and the column type each needs:
+# the writer's local date or minute (the configured time zone), or the writer's employees.id.
+SETS_VALUES = {"today": ("date",), "now": ("datetime",), "writer": ("fk",)}
+
+
 @dataclass(frozen=True)
 class Condition:
     """A transition's condition: SQL over the row's columns, and what it means for people."""
@@ -98,6 +103,8 @@ class Transition:
     by: tuple[str, ...]    # people (see OWNER / DEPARTMENT_HEAD) and role names
     when: Condition | None = None
     comment: bool = False  # a comment is required (退回、驳回 say why)
+    # Columns the transition fills in when they are blank: (column, one of SETS_VALUES or a literal).
+    sets: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -359,6 +366,19 @@ def _sql_list(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
+def _check_sets(name: str, action: str, columns: dict[str, Column], state: str, column_name: str, value) -> None:
+    where = f"{name}.workflow transition {action!r} sets {column_name!r}"
+    column = columns.get(column_name)
+    if column is None or column_name == state:
+        raise DefinitionError(f"{where}: not a column a transition may fill (the state column is its `to`)")
+    if isinstance(value, str) and value in SETS_VALUES:
+        if column.type not in SETS_VALUES[value] or (value == "writer" and column.references != "employees"):
+            raise DefinitionError(f"{where}: {value} fills a {' or '.join(SETS_VALUES[value])} column"
+                                  f"{' referencing employees' if value == 'writer' else ''}, not a {column.type} one")
+    elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise DefinitionError(f"{where}: the value must be {', '.join(SETS_VALUES)} or a plain value, not {value!r}")
+
+
 def _workflow(name: str, spec: dict | None, columns: dict[str, Column]) -> Workflow | None:
     if not spec:
         return None
@@ -368,10 +388,14 @@ def _workflow(name: str, spec: dict | None, columns: dict[str, Column]) -> Workf
     transitions = []
     for t in spec["transitions"]:
         when = t.get("when")
+        sets = tuple((t.get("sets") or {}).items())
+        for column_name, value in sets:
+            _check_sets(name, t["action"], columns, column, column_name, value)
         for source in _listed(t["from"]):
             transitions.append(Transition(
                 action=t["action"], source=source, target=str(t["to"]), by=_listed(t["by"]),
-                when=Condition(when["sql"], when["label"]) if when else None, comment=bool(t.get("comment"))))
+                when=Condition(when["sql"], when["label"]) if when else None, comment=bool(t.get("comment")),
+                sets=sets))
     pairs = [(t.source, t.target) for t in transitions]
     if len(pairs) != len(set(pairs)) and any(t.when is None for t in transitions if pairs.count((t.source, t.target)) > 1):
         raise DefinitionError(f"{name}.workflow: two transitions between the same states need conditions")

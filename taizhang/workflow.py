@@ -70,6 +70,9 @@ IN_TRIGGER = Writer(f"(SELECT employee_id FROM {CONTEXT})", f"(SELECT roles FROM
 READER = Writer(":employee_id", ":roles")
 # A column read (not EXISTS, not the rowid): core's analysis of /-/execute-write SQL cannot place a bare row read.
 NO_CONTEXT = f"(SELECT source FROM {CONTEXT}) IS NULL"   # source is NOT NULL
+# What a transition's `sets:` word fills a blank column with (taizhang/registers.py SETS_VALUES).
+SETS_SQL = {"today": f"(SELECT local_date FROM {CONTEXT})", "now": f"(SELECT local_time FROM {CONTEXT})",
+            "writer": IN_TRIGGER.employee}
 NOTE_BLANK = f"trim(coalesce((SELECT note FROM {CONTEXT}), ''), {chars_sql(characters.BLANK)}) = ''"
 STATE_FROM, STATE_TO = "tz_from", "tz_to"
 
@@ -194,13 +197,30 @@ def state_change_raises(reg: Register, definition: Definition) -> list[Raise]:
     return raises
 
 
+def _sets_value_sql(value) -> str:
+    return SETS_SQL[value] if isinstance(value, str) and value in SETS_SQL else literal(value)
+
+
+def _filled(reg: Register) -> dict[str, list[Transition]]:
+    """column -> the transitions that fill it when blank."""
+    filled: dict[str, list[Transition]] = {}
+    for t in reg.workflow.transitions:
+        for column, _ in t.sets:
+            filled.setdefault(column, []).append(t)
+    return filled
+
+
 def edited_sql(reg: Register) -> str:
     """Whether an update changes the row's content, not just its state or the system columns.
     The AFTER triggers' own UPDATEs (updated_at, synonyms made canonical, keys normalised, derived
     columns) fire the BEFORE UPDATE triggers again; they change a value to what it already meant
     or what its rule makes it, so they are no edit: an enum compared by canonical value, a key whose
     old value was never stored normalised, a derived column set to its rule's value (a default
-    only where it was blank)."""
+    only where it was blank), and a blank column a transition fills: given by the writer with the
+    transition, or by the transition's trigger once the row is in the state it reached."""
+    state = reg.columns[reg.workflow.column]
+    before, after = (canonical_sql(state, f"{row}.{quote(state.name)}") for row in ("OLD", "NEW"))
+    filled = _filled(reg)
     changes = []
     for col in reg.columns.values():
         if col.name in (reg.workflow.column, *SYSTEM_COLUMNS):
@@ -217,6 +237,12 @@ def edited_sql(reg: Register) -> str:
             if derive_kind(rule) == "default":
                 derived += f" AND {old} IS NULL"
             change = f"({change} AND NOT ({derived}))"
+        if fills := filled.get(col.name):
+            by_transition = " OR ".join(
+                f"({before} IS {literal(t.source)} AND {after} IS {literal(t.target)})"
+                f" OR ({before} IS {literal(t.target)} AND {new} IS {_sets_value_sql(dict(t.sets)[col.name])})"
+                for t in fills)
+            change = f"({change} AND NOT ({old} IS NULL AND ({by_transition})))"
         changes.append(change)
     return " OR ".join(changes) or "0"
 
@@ -300,6 +326,25 @@ def _workflow_triggers(reg: Register, definition: Definition) -> dict[str, str]:
     }
 
 
+def _sets_trigger(reg: Register) -> dict[str, str]:
+    """A transition fills the columns its `sets:` names that are still blank once it is taken (a
+    value the writer gives with the transition stands). Its UPDATE is audited like any other."""
+    col = reg.columns[reg.workflow.column]
+    t, state = quote(reg.name), quote(col.name)
+    old, new = canonical_sql(col, f"OLD.{state}"), canonical_sql(col, f"NEW.{state}")
+    updates = []
+    for tr in reg.workflow.transitions:
+        for column, value in tr.sets:
+            c = quote(column)
+            updates.append(f"UPDATE {t} SET {c} = {_sets_value_sql(value)} WHERE id = NEW.id AND {c} IS NULL"
+                           f" AND {old} IS {literal(tr.source)} AND {new} IS {literal(tr.target)};")
+    if not updates:
+        return {}
+    name = f"{TRIGGER_PREFIX}{reg.name}_workflow_sets"
+    return {name: (f"CREATE TRIGGER {quote(name)} AFTER UPDATE OF {state} ON {t} FOR EACH ROW"
+                   f" WHEN {old} IS NOT {new} BEGIN {' '.join(updates)} END")}
+
+
 def _on_transition_triggers(reg: Register) -> dict[str, str]:
     """A state reached sets a column of the row another register's row (via a reference)."""
     col = reg.columns[reg.workflow.column] if reg.workflow else None
@@ -341,6 +386,7 @@ def triggers_sql(reg: Register, definition: Definition | None = None) -> dict[st
     triggers = {}
     if reg.workflow:
         triggers.update(_workflow_triggers(reg, definition or load()))
+        triggers.update(_sets_trigger(reg))
     triggers.update(_on_transition_triggers(reg))
     triggers.update(_rollup_triggers(reg))
     return triggers

@@ -296,7 +296,10 @@ class Timeline:
                 if new["status"] not in flow.initial or not self.allowed(flow.create_by, reg, new, employee, roles):
                     found.append(f"{where}: inserted as {new['status']}")
                 continue
-            others = [c for c in reg.columns if c != flow.column and old.get(c) != new.get(c)]
+            # A blank column a transition fills (sets:) is filled with it, or right after it.
+            fills = {c for t in flow.transitions for c, _ in t.sets
+                     if old.get(c) is None and t.target in (old["status"], new["status"])}
+            others = [c for c in reg.columns if c != flow.column and old.get(c) != new.get(c) and c not in fills]
             if others and (old["status"] not in flow.edit_states or not self.allowed(flow.edit_by, reg, old, employee, roles)):
                 found.append(f"{where}: edited {others} in {old['status']}")
             if old["status"] != new["status"]:

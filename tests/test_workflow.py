@@ -6,11 +6,12 @@ up to date; available() and timeline() read the same rules and the audit log.
 The people: 运营部 (head 经理 00001) above 客户运营组 (head 组长 00002), whose staff is 员工 00003
 and 同事 00006; 财务 00004 and 领导 00005 sit in 运营部."""
 
+import datetime
 import sqlite3
 
 import pytest
 
-from taizhang import audit, workflow
+from taizhang import audit, clock, workflow
 from taizhang.datadir import init
 from taizhang.importer.engine import import_files
 from taizhang.registers import load
@@ -265,6 +266,57 @@ def test_a_task_is_received_done_and_accepted(ops):
     ops.write(STAFF_W, set_state("tasks", "待验收"), row)
     ops.write(HEAD_W, set_state("tasks", "已完成"), row)
     assert [s["action"] for s in workflow.timeline(ops.conn, REG["tasks"], row)] == ["新增", "接收", "提交完成", "退回", "提交完成", "验收通过"]
+
+
+# -- sets: a transition fills in its columns -----------------------------------------------
+def _paid_claim(ops, monkeypatch, paid_on=None) -> int:
+    monkeypatch.setattr("taizhang.clock.now", lambda at=None: datetime.datetime(2026, 11, 21, 7, 30, tzinfo=clock.timezone()))
+    row = ops.write(STAFF_W, CLAIM, "BX200", 800)
+    for writer, to in ((HEAD_W, "部门已审核"), (FINANCE_W, "财务已审核"), (LEADER_W, "已批准")):
+        ops.write(writer, set_state("expense_claims", to), row)
+    given = f", paid_on = '{paid_on}'" if paid_on else ""
+    ops.write(FINANCE_W, f"UPDATE expense_claims SET status = '已支付'{given} WHERE id = ?", row)
+    return row
+
+
+def test_paying_a_claim_records_the_local_date_it_was_paid_on(ops, monkeypatch):
+    # 07:30 in Shanghai is still the previous day in UTC: the date is the department's
+    row = _paid_claim(ops, monkeypatch)
+    assert ops.one("SELECT paid_on FROM expense_claims WHERE id = ?", row) == "2026-11-21"
+    # audited as the payer's write, right after the transition
+    last = ops.conn.execute("SELECT actor, before, after FROM _audit_log WHERE table_name = 'expense_claims'"
+                            " AND row_id = ? ORDER BY id DESC LIMIT 2", [row]).fetchall()
+    assert [actor for actor, _, _ in last] == ["test-00004", "test-00004"]
+    assert '"paid_on": "2026-11-21"' in last[0][2].replace('":"', '": "') and '"paid_on": null' in last[0][1].replace('":null', '": null')
+    # the claim is frozen: nobody re-dates the payment afterwards, not even to today
+    assert ops.refused(FINANCE_W, "UPDATE expense_claims SET paid_on = '2026-11-20' WHERE id = ?", row)[0] == "frozen"
+
+
+def test_a_date_given_with_the_transition_stands_and_a_blank_one_only_is_filled(ops, monkeypatch):
+    row = _paid_claim(ops, monkeypatch, paid_on="2026-11-19")
+    assert ops.one("SELECT paid_on FROM expense_claims WHERE id = ?", row) == "2026-11-19"
+    ops.write(ADMIN, "INSERT INTO customer_feedback (feedback_no, received_at, kind, subject, handler_id)"
+                     " VALUES ('F1', '2026-11-21 07:00', '投诉', '送货慢', 3)")
+    ops.write(who("00001", "manager"), "UPDATE customer_feedback SET status = '已分派' WHERE feedback_no = 'F1'")
+    ops.write(STAFF_W, "UPDATE customer_feedback SET status = '已回复' WHERE feedback_no = 'F1'")
+    assert ops.one("SELECT replied_at FROM customer_feedback WHERE feedback_no = 'F1'") == "2026-11-21 07:30"
+    # a second reply (after 重新处理) keeps the first reply's time, the one the time limit measures
+    ops.write(who("00003", "employee", note="客户不满意"), "UPDATE customer_feedback SET status = '处理中' WHERE feedback_no = 'F1'")
+    monkeypatch.setattr("taizhang.clock.now", lambda at=None: datetime.datetime(2026, 11, 22, 9, 0, tzinfo=clock.timezone()))
+    ops.write(STAFF_W, "UPDATE customer_feedback SET status = '已回复' WHERE feedback_no = 'F1'")
+    assert ops.one("SELECT replied_at FROM customer_feedback WHERE feedback_no = 'F1'") == "2026-11-21 07:30"
+
+
+def test_a_transition_that_fills_a_column_of_the_wrong_type_is_a_definition_error():
+    import yaml
+
+    from taizhang.registers import DEFINITION_PATH, DefinitionError, parse
+
+    raw = yaml.safe_load(DEFINITION_PATH.read_text(encoding="utf-8"))
+    transitions = raw["registers"]["expense_claims"]["workflow"]["transitions"]
+    next(t for t in transitions if t["action"] == "支付")["sets"] = {"paid_on": "now"}
+    with pytest.raises(DefinitionError, match="now fills a datetime column"):
+        parse(raw)
 
 
 # -- on_transition and rollup -----------------------------------------------------------------
