@@ -4,6 +4,8 @@ accepts; a partner rectification the manager issues, the liaison hands in for re
 fails with a reason and ends the cooperation — which sets the partner to 已终止. Its own copy of the
 demo data; screenshots go to the test's temporary folder."""
 
+import datetime
+import re
 import sqlite3
 
 import pytest
@@ -91,3 +93,95 @@ def test_a_rectification_failed_on_recheck_ends_the_cooperation(demo, browser, s
     manager.goto(f"{server}/ops/partners/{partner_id}")
     assert "已终止" in manager.locator("body").inner_text()
     manager.close()
+
+
+def _cell(page, label) -> str:
+    """A value of the row page's own table (not the timeline, not a linked section) by its column's label."""
+    return page.evaluate("""label => {
+        const table = [...document.querySelectorAll('table.rows-and-columns:not(.workflow-timeline)')]
+            .find(t => !t.closest('.linked-section'));
+        const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+        const at = heads.findIndex(text => text.startsWith(label));
+        return table.querySelectorAll('tbody tr:first-child td')[at].innerText.trim();
+    }""", label)
+
+
+def test_a_complaint_assigned_handled_reopened_resolved_visited_and_closed(demo, browser, shots):
+    """客户反馈与投诉: the manager registers and assigns it, the handler works on it and replies
+    (the reply time is recorded), the manager reopens it with a reason, the handler replies again
+    and resolves it, the manager logs the visit from the customer's page (its last and next visit follow),
+    the manager closes it. The handler has no 关闭 and a forged one is refused."""
+    server, data_dir = demo
+    conn = sqlite3.connect(data_dir.database("ops"))
+    customer_id, customer, cycle = conn.execute(
+        "SELECT c.id, c.name, t.follow_up_days FROM customers c JOIN customer_tiers t ON t.id = c.tier_id"
+        " WHERE c.last_visit_on < '2026-11-21' ORDER BY c.id LIMIT 1").fetchone()
+    conn.close()
+    manager = login(browser, server, "p-li", start="/-/form/ops/customer_feedback")
+    manager.fill("#f-feedback_no", "FK-WALK-1")
+    manager.select_option("#f-kind", "投诉")
+    manager.fill("#f-subject", "订单延迟十天未发货")
+    manager.fill("#f-received_at", "2026-11-21T09:30")
+    _pick(manager, "#f-customer_id", customer[:2], customer)
+    _pick(manager, "#f-handler_id", "陈静", "陈静")
+    manager.click("input[type=submit][value=保存]")
+    manager.wait_for_url(lambda url: url.rstrip("/").split("/")[-1].isdigit())
+    path = manager.url.split(server, 1)[1]
+    assert _state(manager) == "已登记" and _buttons(manager) == ["分派"]
+    assert _cell(manager, "回复期限") == "2026-11-22 09:30"   # 投诉: 24 hours
+    _act(manager, "分派")
+    assert _state(manager) == "已分派" and _buttons(manager) == []
+
+    handler = login(browser, server, "p-chen", start=path)
+    assert _buttons(handler) == ["开始处理", "回复客户"]
+    _act(handler, "开始处理")
+    _act(handler, "回复客户")
+    assert _state(handler) == "已回复" and _buttons(handler) == ["确认解决", "重新处理"]
+    replied = _cell(handler, "回复时间")
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d", replied)   # filled in by 回复客户, local time
+
+    manager.goto(server + path)
+    _act(manager, "重新处理", "客户反映仍未收到货")
+    assert _state(manager) == "处理中"
+    handler.goto(server + path)
+    _act(handler, "回复客户")
+    _act(handler, "确认解决")
+    assert _state(handler) == "已解决" and "关闭" not in _buttons(handler)
+    assert _cell(handler, "回复时间") == replied   # the first reply is what the time limit measures
+    # 关闭 is the manager's: the handler's forged button is refused by the database.
+    with handler.expect_navigation():
+        handler.evaluate("""() => {
+            const button = document.querySelector('#workflow form button[name=target]:not([data-comment-required])');
+            button.value = '已关闭';
+            button.click();
+        }""")
+    handler.wait_for_load_state()
+    assert "未能办理：不能把客户反馈与投诉从「已解决」改为「已关闭」：「关闭」只能由" in handler.locator("body").inner_text()
+    assert _state(handler) == "已解决"
+
+    # The manager visits the customer and logs it in place from the customer's page (the handler
+    # reads no customers); its last and next visit follow.
+    manager.goto(f"{server}/ops/customers/{customer_id}")
+    form = manager.locator("form.linked-add[data-register=customer_visits]")
+    form.locator("[name=visited_on]").fill("2026-11-21")
+    form.locator("[name=content]").fill("电话回访：货已收到，客户满意")
+    form.locator("[name=satisfaction]").fill("5")
+    _pick(manager, "form.linked-add[data-register=customer_visits] [role=combobox]", "李娜", "李娜")
+    form.locator("input[type=submit]").click()
+    manager.wait_for_load_state()
+    assert "已添加客户回访记录" in manager.locator("body").inner_text()
+    assert manager.locator(".linked-section tr", has_text="2026-11-21").count() == 1
+    manager.goto(f"{server}/ops/customers/{customer_id}")
+    assert _cell(manager, "最近回访日期") == "2026-11-21"
+    assert _cell(manager, "下次回访日期") == str(TODAY + datetime.timedelta(days=cycle))
+
+    manager.goto(server + path)
+    _act(manager, "回访")
+    _act(manager, "关闭")
+    assert _state(manager) == "已关闭" and _buttons(manager) == []
+    assert [row[1] for row in _timeline(manager)] == [
+        "新增", "分派", "开始处理", "回复客户", "重新处理", "回复客户", "确认解决", "回访", "关闭"]
+    assert ["客户反映仍未收到货"] == [row[3] for row in _timeline(manager) if row[1] == "重新处理"]
+    _shot(manager, shots, "complaint-closed")
+    manager.close()
+    handler.close()
