@@ -193,3 +193,38 @@ async def test_a_new_hire_without_onboarding_training_is_hr_s_item(due_ds, empty
     write_fixture(empty_data_dir, "ops", "INSERT INTO training_records (employee_id, session_id, attendance) VALUES (11, 1, '已参加')")
     rows = {r["事项"] for r in (await report(due_ds, "ops", "due_employees", "hr")).json()}
     assert rows == {"新人缺席培训"}
+
+
+@pytest.mark.asyncio
+async def test_a_reception_not_answered_on_the_spot_is_due_in_minutes_then_escalates(empty_ds, empty_data_dir, monkeypatch):
+    """前场 §三(一): a caller transferred to a colleague is answered within the minutes set (30 by
+    default): on the transferee's and receptionist's 我的待办 until then, overdue after, escalated
+    to their department head an hour later; answered on the spot or replied, it is nobody's item."""
+    write_fixture(empty_data_dir, "ops", FIXTURE.split("INSERT INTO meetings")[0] + """
+INSERT INTO customer_receptions (received_at, caller_name, request, receptionist_id, transferred_to_id, status) VALUES
+  ('2026-11-21 09:50', '王先生', '转接待回复的退货问题', 4, 3, '已转接');
+INSERT INTO customer_receptions (received_at, caller_name, request, receptionist_id, answered_on_spot) VALUES
+  ('2026-11-21 09:40', '李女士', '当场解答的营业时间', 4, 1);
+INSERT INTO customer_receptions (received_at, caller_name, request, receptionist_id, transferred_to_id, replied_at) VALUES
+  ('2026-11-21 09:45', '赵先生', '已回复的发票问题', 4, 3, '2026-11-21 10:05')""")
+    transferee, receptionist = actor("editor", employee_no="00003"), actor("editor", employee_no="00004")
+    head = login("editor", "department_head", employee_no="00002")
+
+    pin_clock(monkeypatch, NOW)                                  # 10:00: due at 10:20
+    for who in (transferee, receptionist):
+        todo = await todo_of(empty_ds, who)
+        assert "转接待回复的退货问题" in todo and "已逾期" not in todo
+        assert "当场解答的营业时间" not in todo and "已回复的发票问题" not in todo
+    assert "转接待回复的退货问题" not in await todo_of(empty_ds, head)
+
+    pin_clock(monkeypatch, NOW + datetime.timedelta(minutes=40))     # 10:40: 20 minutes late
+    assert "已逾期" in await todo_of(empty_ds, transferee)
+    assert "转接待回复的退货问题" not in await todo_of(empty_ds, head)
+    pin_clock(monkeypatch, NOW + datetime.timedelta(minutes=90))     # 11:30: over an hour late
+    head_todo = await todo_of(empty_ds, head)
+    assert "转接待回复的退货问题" in head_todo and "已升级" in head_todo
+
+    write_fixture(empty_data_dir, "ops", "UPDATE customer_receptions SET replied_at = '2026-11-21 11:31', status = '已回复'"
+                                         " WHERE caller_name = '王先生'")
+    for who in (transferee, receptionist, head):
+        assert "转接待回复的退货问题" not in await todo_of(empty_ds, who)
