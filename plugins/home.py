@@ -9,7 +9,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
 
-from taizhang import backup, chinese, clock, due
+from taizhang import backup, chinese, clock, due, people
 from taizhang import search as search_index
 from taizhang.schema import fts_table, quote
 from taizhang.web import data_dir, definition, may, may_query, rows_condition
@@ -43,7 +43,7 @@ async def _my_todo(datasette, actor, readable: set[str]) -> dict:
     may read, the items they are to be reminded of, or escalated to, due soon or overdue."""
     employee = await _employee(datasette, actor, readable)
     params = {**due.params(), "employee_id": employee["id"] if employee else None,
-              "roles": "," + ",".join(actor.get("roles") or []) + ","}
+              "roles": people.roles_text(actor.get("roles"))}
     groups = []
     for reg in due.registers_with_due(definition()):
         if reg.name not in readable:

@@ -27,7 +27,7 @@ import hmac
 import sqlite3
 from dataclasses import dataclass
 
-from taizhang import audit_guard, audit_head, clock
+from taizhang import audit_guard, audit_head, clock, people
 # _read_log: who read the confidential registers (only in files that hold one).
 from taizhang.audit_guard import CONTEXT, LOG, READ_LOG, SEAL
 from taizhang.audit_head import GENESIS, Head, Problem
@@ -210,11 +210,6 @@ def employee_id(conn: sqlite3.Connection, employee_no: str | None) -> int | None
     return found[0] if found else None
 
 
-def roles_text(who: Who) -> str | None:
-    """Roles as ',a,b,': the workflow triggers look for ',role,' with instr()."""
-    return "," + ",".join(who.all_roles) + "," if who.all_roles else None
-
-
 def _local_time() -> tuple[str, str]:
     """Today and this minute where the department is (SQLite's 'now' is UTC), for the triggers
     that fill in a date or time a transition sets."""
@@ -230,7 +225,7 @@ def begin(conn: sqlite3.Connection, who: Who) -> Mark:
         f"INSERT OR REPLACE INTO {CONTEXT} (id, actor, role, source, batch_id, request_path, note, employee_id, roles,"
         " local_date, local_time) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [who.actor, who.role, who.source, who.batch_id, who.request_path, who.note,
-         employee_id(conn, who.employee_no), roles_text(who), *_local_time()],
+         employee_id(conn, who.employee_no), people.roles_text(who.all_roles), *_local_time()],
     )
     mark = Mark(conn.execute(f"SELECT coalesce(max(id), 0) FROM {LOG}").fetchone()[0], tuple(_sequences(conn)))
     # The app's own writes with no request behind them (source "app") only log reads.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from taizhang import clock
 from taizhang.audit_guard import LOG
+from taizhang.people import headed_by_sql, holds_role_sql
 from taizhang.registers import DEPARTMENT_HEAD, OWNER, Definition, Due, Register
 from taizhang.schema import literal, quote
 
@@ -128,22 +129,15 @@ def items_sql(definition: Definition, reg: Register, number: int, only: str | No
             " FROM due_timed WHERE due_at IS NOT NULL")
 
 
-def heads_of_sql() -> str:
-    """The employees whose department head (as person_sql says it) is :employee_id."""
-    return ("SELECT o.id FROM employees o JOIN departments d ON d.id = o.department_id"
-            " LEFT JOIN departments p ON p.id = d.parent_id"
-            " WHERE CASE WHEN d.manager_id IS o.id THEN p.manager_id ELSE d.manager_id END = :employee_id")
-
-
 def _possibly_mine_sql(definition: Definition, reg: Register, rule: Due) -> str:
     """Rows the login (:employee_id, :roles) is some person of, at any level: found through the
     people columns' indexes before any deadline is worked out."""
     tests = []
     for word in dict.fromkeys(w for level in levels(rule) for w in level.people):
         if is_role(definition, reg, word):
-            tests.append(f"instr(:roles, {literal(',' + word + ',')}) > 0")
+            tests.append(holds_role_sql(":roles", word))
         elif word == DEPARTMENT_HEAD:
-            tests.append(f"t.{quote(reg.owner)} IN ({heads_of_sql()})")
+            tests.append(f"t.{quote(reg.owner)} IN ({headed_by_sql(':employee_id')})")
         else:
             tests.append(f"t.{quote(reg.owner if word == OWNER else word)} = :employee_id")
     return " OR ".join(tests) or "0"
@@ -160,7 +154,7 @@ def _late_sql() -> str:
 
 def _mine_sql(definition: Definition, reg: Register, people: tuple[str, ...]) -> str:
     """Whether the login (:employee_id, :roles as ',a,b,') is one of these people."""
-    tests = [f"instr(:roles, {literal(',' + w + ',')}) > 0" if is_role(definition, reg, w)
+    tests = [holds_role_sql(":roles", w) if is_role(definition, reg, w)
              else f"{quote('person_' + w)} = :employee_id" for w in people]
     return "(" + " OR ".join(tests or ["0"]) + ")"
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from taizhang.schema import literal
+
 EMPLOYEE = "employee"
 DEPARTMENT_HEAD = "department_head"
 
@@ -15,6 +17,33 @@ PEOPLE_SQL = """
 select e.id, exists (select 1 from departments d where d.manager_id = e.id) as heads
 from employees e where e.employee_no = ? and coalesce(e.status, '在职') <> '离职'
 """
+
+
+# -- the same rules in SQL: the audit context, the triggers, row access and reminders ----------
+def roles_text(roles) -> str | None:
+    """Roles as the audit context and the reminders' queries hold them, ',a,b,' (None for none)."""
+    return "," + ",".join(roles) + "," if roles else None
+
+
+def holds_role_sql(roles: str, role: str) -> str:
+    """SQL: whether `roles` (SQL giving roles_text() or NULL) includes `role`; never NULL, so NOT works."""
+    return f"(coalesce(instr({roles}, {literal(',' + role + ',')}), 0) > 0)"
+
+
+def head_of_sql(person: str) -> str:
+    """SQL: the department head of `person` (SQL giving an employees.id) — the head of their
+    department, or of its parent when they head it themself."""
+    return ("(SELECT CASE WHEN d.manager_id = e.id"
+            " THEN (SELECT p.manager_id FROM departments p WHERE p.id = d.parent_id) ELSE d.manager_id END"
+            f" FROM employees e JOIN departments d ON d.id = e.department_id WHERE e.id = {person})")
+
+
+def headed_by_sql(head: str) -> str:
+    """SQL: the employees whose department head (as head_of_sql() says it) is `head` — the same
+    rule the other way round, a set the people columns' indexes can find."""
+    return ("SELECT o.id FROM employees o JOIN departments d ON d.id = o.department_id"
+            " LEFT JOIN departments p ON p.id = d.parent_id"
+            f" WHERE CASE WHEN d.manager_id IS o.id THEN p.manager_id ELSE d.manager_id END = {head}")
 
 
 def derived_roles(conn: sqlite3.Connection, employee_no: str | None) -> list[str]:

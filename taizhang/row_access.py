@@ -18,6 +18,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from taizhang.audit_guard import CONTEXT, LOG
+from taizhang.people import holds_role_sql
 from taizhang.registers import DEPARTMENT, OWN, Definition, Register
 from taizhang.schema import TRIGGER_PREFIX, literal, quote
 
@@ -115,7 +116,7 @@ def unrestricted_roles(definition: Definition, reg: Register) -> list[str]:
 
 
 def _holds(role: str) -> str:
-    return f"instr((SELECT roles FROM {CONTEXT}), {literal(',' + role + ',')}) > 0"
+    return holds_role_sql(f"(SELECT roles FROM {CONTEXT})", role)
 
 
 def scope_words(definition: Definition, reg: Register, presets) -> str:

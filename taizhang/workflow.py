@@ -23,6 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from taizhang import audit, characters
+from taizhang.people import head_of_sql, holds_role_sql, roles_text
 from taizhang.audit_guard import CONTEXT, LOG
 from taizhang.registers import (
     DEPARTMENT_HEAD,
@@ -82,13 +83,6 @@ def _employee_columns(reg: Register) -> set[str]:
     return {c.name for c in reg.foreign_keys if c.references == "employees"}
 
 
-def head_of_sql(person: str) -> str:
-    """The head of a person's department, or of its parent when they head it themself."""
-    return ("(SELECT CASE WHEN d.manager_id = e.id"
-            " THEN (SELECT p.manager_id FROM departments p WHERE p.id = d.parent_id) ELSE d.manager_id END"
-            f" FROM employees e JOIN departments d ON d.id = e.department_id WHERE e.id = {person})")
-
-
 def person_sql(reg: Register, word: str, row: str, writer: Writer) -> str:
     """1 when the writer is `word` for the row (alias `row`), else 0 (never NULL, so NOT works)."""
     if word == OWNER:
@@ -97,7 +91,7 @@ def person_sql(reg: Register, word: str, row: str, writer: Writer) -> str:
         return f"coalesce({writer.employee} = {head_of_sql(f'{row}.{quote(reg.owner)}')}, 0)"
     if word in _employee_columns(reg):
         return f"coalesce({row}.{quote(word)} = {writer.employee}, 0)"
-    return f"(coalesce(instr({writer.roles}, {literal(',' + word + ',')}), 0) > 0)"
+    return holds_role_sql(writer.roles, word)
 
 
 def people_sql(reg: Register, words, row: str, writer: Writer) -> str:
@@ -395,7 +389,7 @@ def triggers_sql(reg: Register, definition: Definition | None = None) -> dict[st
 # -- for readers ------------------------------------------------------------------------------
 def writer_params(conn: sqlite3.Connection, who: audit.Who) -> dict:
     """The writer as the context holds it: employees.id (resolved as audit.begin does) and roles."""
-    return {"employee_id": audit.employee_id(conn, who.employee_no), "roles": audit.roles_text(who)}
+    return {"employee_id": audit.employee_id(conn, who.employee_no), "roles": roles_text(who.all_roles)}
 
 
 def available(conn: sqlite3.Connection, reg: Register, row_id: int, who: audit.Who) -> list:
