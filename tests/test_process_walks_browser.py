@@ -1,8 +1,10 @@
 """The other processes walked in Chromium as the people who act in them: a task the operations
 manager assigns, the assignee receives and hands in, the manager sends back with a comment and then
 accepts; a partner rectification the manager issues, the liaison hands in for re-check, the manager
-fails with a reason and ends the cooperation — which sets the partner to 已终止. Its own copy of the
-demo data; screenshots go to the test's temporary folder."""
+fails with a reason and ends the cooperation — which sets the partner to 已终止; a complaint from
+registration to closing, with its visit logged on the customer's page; a weekly report sent back
+and read; a department plan the leader sends back, then approves. Its own copy of the demo data;
+screenshots go to the test's temporary folder."""
 
 import datetime
 import re
@@ -16,8 +18,9 @@ from tests.test_workflow_browser import _act, _buttons, _pick, _shot, _state, _t
 
 pytestmark = pytest.mark.browser
 
-# 李娜 (00002) is the operations manager and heads 客户运营组, where 陈静 (00004) works.
-ACCOUNTS = {"p-li": ("manager", "00002"), "p-chen": ("employee", "00004")}
+# 李娜 (00002) is the operations manager and heads 客户运营组, where 陈静 (00004) works;
+# 郑国栋 (00009) is the company's leader.
+ACCOUNTS = {"p-li": ("manager", "00002"), "p-chen": ("employee", "00004"), "p-zheng": ("leader", "00009")}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,10 @@ def _form(page, server, register, pickers: dict, fields: dict) -> str:
     for name, (typed, wanted) in pickers.items():
         _pick(page, f"#f-{name}", typed, wanted)
     for name, value in fields.items():
-        page.fill(f"#f-{name}", value)
+        if page.locator(f"select#f-{name}").count():
+            page.select_option(f"#f-{name}", value)
+        else:
+            page.fill(f"#f-{name}", value)
     page.click("input[type=submit][value=保存]")
     page.wait_for_url(lambda url: url.rstrip("/").split("/")[-1].isdigit())
     return page.url.split(server, 1)[1]
@@ -185,3 +191,56 @@ def test_a_complaint_assigned_handled_reopened_resolved_visited_and_closed(demo,
     _shot(manager, shots, "complaint-closed")
     manager.close()
     handler.close()
+
+
+def test_a_weekly_report_handed_in_sent_back_and_read_by_the_department_head(demo, browser, shots):
+    server, _ = demo
+    staff = login(browser, server, "p-chen", start="/")
+    path = _form(staff, server, "work_reports", {"reporter_id": ("陈静", "陈静")},
+                 {"kind": "周报", "period_start": "2026-11-16", "title": "第 47 周工作周报", "progress": "完成 32 位重要客户的回访"})
+    assert _state(staff) == "草稿" and _buttons(staff) == ["提交"]
+    _act(staff, "提交")
+    assert _state(staff) == "已提交" and _buttons(staff) == []   # 已阅 is the superiors'
+
+    head = login(browser, server, "p-li", start=path)
+    assert _buttons(head) == ["已阅", "退回"]
+    _act(head, "退回", "请补充下周计划")
+    staff.goto(server + path)
+    assert _state(staff) == "已退回"
+    staff.goto(f"{server}/-/form{path}")
+    staff.fill("#f-next_plan", "跟进三位高流失风险客户")
+    staff.click("input[type=submit][value=保存]")
+    staff.wait_for_url(server + path)
+    _act(staff, "提交")
+    head.goto(server + path)
+    _act(head, "已阅")
+    assert _state(head) == "已阅" and _buttons(head) == []
+    assert [row[1] for row in _timeline(head)] == ["新增", "提交", "退回", "提交", "已阅"]
+    _shot(head, shots, "work-report-read")
+    staff.close()
+    head.close()
+
+
+def test_a_department_plan_sent_back_by_the_leader_then_approved_and_completed(demo, browser, shots):
+    server, _ = demo
+    head = login(browser, server, "p-li", start="/")
+    path = _form(head, server, "work_plans", {"department_id": ("客户运营", "客户运营组"), "owner_id": ("李娜", "李娜")},
+                 {"period": "2027-01", "title": "一月客户运营计划", "goals": "重要客户回访率 100%"})
+    assert _state(head) == "草稿"
+    _act(head, "提交")
+    leader = login(browser, server, "p-zheng", start=path)
+    assert _buttons(leader) == ["批准", "退回"]
+    _act(leader, "退回", "目标需量化到每位客户经理")
+    head.goto(server + path)
+    assert _state(head) == "已退回" and _buttons(head) == ["提交"]
+    _act(head, "提交")
+    leader.goto(server + path)
+    _act(leader, "批准")
+    assert _buttons(leader) == []          # 完成 is the owner's (or the manager's)
+    head.goto(server + path)
+    _act(head, "完成")
+    assert _state(head) == "已完成"
+    assert [row[1] for row in _timeline(head)] == ["新增", "提交", "退回", "提交", "批准", "完成"]
+    _shot(head, shots, "work-plan-completed")
+    head.close()
+    leader.close()
