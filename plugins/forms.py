@@ -77,14 +77,8 @@ def _field_errors(ex: Exception, reg) -> dict[str, str]:
     refusal = refusal_of(ex)
     if refusal is not None:
         column = next((c for c in refusal.columns if c in reg.columns), "")
-        if column or refusal.kind != "other":
-            return {column: message}
-    # A sentence of another module that carries no columns (a cross-file reference, a step of
-    # a process) names its field first, as every sentence here does.
-    for col in reg.columns.values():
-        if message.startswith(col.label):
-            return {col.name: message}
-    return {"": message}
+        return {column: message}
+    return {"": message}   # a step of a process, a busy database: about the whole record
 
 
 async def form(request, datasette):

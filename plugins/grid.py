@@ -13,9 +13,9 @@ import json
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from taizhang import cells, xref
+from taizhang import cells
 from taizhang.i18n import localise
-from taizhang.messages import BUSY
+from taizhang.messages import BUSY, Refused
 from taizhang.web import definition, language_of, may, rows_condition
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -60,12 +60,12 @@ async def cells_endpoint(request, datasette):
                                           request=request)
     except cells.Refused as refused:
         return _answer_refusal(refused.errors, _refuse)
-    except xref.StillReferenced as refused:   # a 工号 / partner name agreements name: on its cells
-        keys = {lost.reference.target_column for lost in refused.lost}
-        return _answer_refusal(cells.place(str(refused), reg, [c for c in changes if c.column in keys] or changes), _refuse)
-    except Exception as ex:   # a refusal at commit (cross-file reference) or a busy database
-        message = BUSY if "locked" in str(ex) else str(ex)
-        return _answer_refusal(cells.place(message, reg, changes), _refuse)
+    except Refused as refused:   # at commit: a cross-file reference, or a key other rows name — on its cells
+        keys = set(refused.refusal.columns)
+        return _answer_refusal(cells.place(str(refused), [c for c in changes if c.column in keys] or changes), _refuse)
+    except Exception as ex:   # a busy database, or another refusal of the whole write
+        busy = getattr(ex, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        return _answer_refusal(cells.place(BUSY if busy else str(ex), changes), _refuse)
     for shown in saved.values():
         for cell in shown["cells"].values():
             if "register" in cell:

@@ -13,7 +13,7 @@ from datasette.utils.asgi import Request
 
 from taizhang import json_numbers, xref
 from taizhang.i18n import localise
-from taizhang.messages import BUSY, Refused, explain
+from taizhang.messages import BUSY, Refusal, Refused, explain
 from taizhang.schema import quote
 from taizhang.web import definition, language_of
 
@@ -176,11 +176,15 @@ async def _in_page_language(datasette, request, body: bytes) -> bytes:
 
 
 def _rows_written(request) -> tuple[str | None, list]:
-    """The table and the rows a JSON API request was writing, when known."""
-    match = JSON_WRITE_PATH.match(request.path) if request else None
-    body = request.scope.get(BODY_KEY) if request else None
-    if not match or not body:
+    """The table a request was writing (every route that writes one register names it: core's,
+    the form's, the grid's …) and, for the JSON API, its rows, when known."""
+    if request is None:
         return None, []
+    match = JSON_WRITE_PATH.match(request.path)
+    body = request.scope.get(BODY_KEY)
+    if not match or not body:
+        table = request.url_vars.get("table")
+        return (tilde_decode(table) if table else None), []
     try:
         data = json.loads(body)
     except ValueError:
@@ -227,7 +231,8 @@ def write_wrapper(datasette, database, request, transaction):
                 lookup.close()
             xref.clear_queue(conn)
             if problems:
-                raise sqlite3.IntegrityError("；".join(problems))
+                columns = tuple(dict.fromkeys(p.column for p in problems))
+                raise Refused(Refusal("foreign_key", columns, {}, "；".join(p.sentence for p in problems)))
         if guard is not None:
             guard.check(conn)
 

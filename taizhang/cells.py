@@ -142,11 +142,10 @@ def save(conn: sqlite3.Connection, definition: Definition, reg: Register, change
     return {row_id: _shown(conn, definition, reg, row_id, list(typed), visible) for row_id, typed in rows.items()}
 
 
-def place(message: str, reg: Register, changes: list[Change]) -> list[dict]:
-    """A refusal of the whole transaction (a cross-file reference checked at commit) put on
-    the cells whose column it names, or on every cell when it names none."""
-    named = [c for c in changes if reg.columns[c.column].label in message]
-    return [_error(c.id, c.column, message) for c in (named or changes)] or [_error(None, None, message)]
+def place(message: str, changes: list[Change]) -> list[dict]:
+    """A refusal of the whole transaction (a cross-file reference checked at commit, a busy
+    database) put on these cells, or on the request when there are none."""
+    return [_error(c.id, c.column, message) for c in changes] or [_error(None, None, message)]
 
 
 def _read(conn, definition: Definition, col, raw, lookups: dict[str, Lookup]):

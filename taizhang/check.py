@@ -23,7 +23,7 @@ def problems(data_dir: DataDir, definition: Definition | None = None, fix: bool 
             for target in {definition.registers[ref["register"]].database
                            for reg in definition.registers_in(name)
                            for ref in reg.cross_references.values()}:
-                found += xref.dangling(conn, conns[target], definition, name, only_queued=False)
+                found += [d.sentence for d in xref.dangling(conn, conns[target], definition, name, only_queued=False)]
             if not search.queue_is_empty(conn):
                 if fix:
                     with conn:

@@ -8,8 +8,17 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from taizhang.messages import Refusal, Refused
 from taizhang.registers import Definition, Register
 from taizhang.schema import XREF_QUEUE, literal, quote
+
+
+@dataclass(frozen=True)
+class Dangling:
+    """A cross-file reference that points nowhere: the column holding it and the sentence."""
+
+    column: str
+    sentence: str
 
 
 def dangling(
@@ -18,8 +27,8 @@ def dangling(
     definition: Definition,
     database: str,
     only_queued: bool,
-) -> list[str]:
-    """Problems, as Chinese sentences, for cross-file references that point nowhere.
+) -> list[Dangling]:
+    """Problems for cross-file references that point nowhere.
 
     `conn` is the database holding the references, `lookup` one that can read the targets.
     """
@@ -47,12 +56,12 @@ def dangling(
             target_label = target.columns[ref["column"]].label
             for value, ids in missing.items():
                 if only_queued:   # a write's refusal: the rows it wrote
-                    problems += [f"{reg.label}（id {i}）的{label}「{value}」在{target.label}中不存在"
-                                 f"（按{target_label}查找）" for i in ids]
+                    problems += [Dangling(column, f"{reg.label}（id {i}）的{label}「{value}」在{target.label}中不存在"
+                                                  f"（按{target_label}查找）") for i in ids]
                 else:   # the report: one line per dangling key, with how many rows name it
                     shown = "、".join(map(str, ids[:10])) + ("…" if len(ids) > 10 else "")
-                    problems.append(f"{reg.label}的{label}「{value}」在{target.label}中不存在"
-                                    f"（按{target_label}查找）：{len(ids)} 条{reg.label}引用它（id {shown}）")
+                    problems.append(Dangling(column, f"{reg.label}的{label}「{value}」在{target.label}中不存在"
+                                                     f"（按{target_label}查找）：{len(ids)} 条{reg.label}引用它（id {shown}）"))
     return problems
 
 
@@ -89,11 +98,13 @@ class Lost:
     sentence: str
 
 
-class StillReferenced(sqlite3.IntegrityError):
-    """A write refused because it renames or deletes keys that rows of another file refer to."""
+class StillReferenced(Refused):
+    """A write refused because it renames or deletes keys that rows of another file refer to:
+    a foreign_key refusal about the key columns taken away."""
 
     def __init__(self, lost: list[Lost]):
-        super().__init__("；".join(item.sentence for item in lost))
+        columns = tuple(dict.fromkeys(item.reference.target_column for item in lost))
+        super().__init__(Refusal("foreign_key", columns, {}, "；".join(item.sentence for item in lost)))
         self.lost = lost
 
 

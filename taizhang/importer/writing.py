@@ -264,9 +264,9 @@ def _check_cross_references(run: Run, conns: dict, data_dir: DataDir, definition
         for target in targets:
             lookup = conns.get(target) or data_dir.connect(target)
             try:
-                for message in xref.dangling(conn, lookup, definition, name, only_queued=True):
+                for problem in xref.dangling(conn, lookup, definition, name, only_queued=True):
                     plan = next(p for p in run.plans if p.register.database == name)
-                    run.problem(None, None, "", message, "请核对工号或合作伙伴名称", plan=plan)
+                    run.problem(None, None, "", problem.sentence, "请核对工号或合作伙伴名称", plan=plan)
             finally:
                 if target not in conns:
                     lookup.close()
