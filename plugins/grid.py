@@ -15,7 +15,7 @@ from datasette.utils.asgi import Response
 
 from taizhang import cells
 from taizhang.i18n import localise
-from taizhang.messages import BUSY, Refused
+from taizhang.messages import BUSY, Refused, is_busy
 from taizhang.web import definition, language_of, may, rows_condition
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -64,8 +64,7 @@ async def cells_endpoint(request, datasette):
         keys = set(refused.refusal.columns)
         return _answer_refusal(cells.place(str(refused), [c for c in changes if c.column in keys] or changes), _refuse)
     except Exception as ex:   # a busy database, or another refusal of the whole write
-        busy = getattr(ex, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
-        return _answer_refusal(cells.place(BUSY if busy else str(ex), changes), _refuse)
+        return _answer_refusal(cells.place(BUSY if is_busy(ex) else str(ex), changes), _refuse)
     for shown in saved.values():
         for cell in shown["cells"].values():
             if "register" in cell:

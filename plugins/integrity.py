@@ -217,7 +217,7 @@ def write_wrapper(datasette, database, request, transaction):
             yield
         except sqlite3.IntegrityError as ex:
             deleting = DELETE_PATH.match(request.path) if request else None
-            if deleting and "FOREIGN KEY" in str(ex):
+            if deleting and getattr(ex, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_FOREIGNKEY":
                 sentence = _referenced_by(conn, tilde_decode(deleting["table"]), tilde_decode(deleting["pk"]))
                 if sentence:
                     raise sqlite3.IntegrityError(sentence) from ex

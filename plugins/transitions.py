@@ -18,7 +18,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from taizhang import audit, shown, workflow
-from taizhang.messages import BUSY
+from taizhang.messages import BUSY, is_busy
 from taizhang.schema import quote
 from taizhang.web import definition, may
 
@@ -187,7 +187,7 @@ async def transition(request, datasette):
             raise
         except sqlite3.Error as ex:
             message = str(ex)
-            if "locked" in message:
+            if is_busy(ex):
                 raise Refusal(BUSY, KIND_BUSY, 503) from ex
             # The workflow triggers' sentences, each with its kind; any other refusal of the
             # database (a rule of the row) is said as it is.

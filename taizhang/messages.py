@@ -63,6 +63,11 @@ class Refused(sqlite3.IntegrityError):
         self.refusal = refusal
 
 
+def is_busy(ex: BaseException) -> bool:
+    """Whether SQLite gave up waiting for another writer (by its error code, not its words)."""
+    return getattr(ex, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
 def refusal_of(ex: BaseException) -> Refusal | None:
     """The typed refusal an exception carries, if it is one of ours."""
     return ex.refusal if isinstance(ex, Refused) else None

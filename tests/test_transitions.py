@@ -4,6 +4,7 @@ through the audited write path with the comment as its note, the database's refu
 Chinese with their kind, and the table grid's link to the buttons."""
 
 import json
+import sqlite3
 import re
 
 import pytest
@@ -279,3 +280,51 @@ async def test_the_panel_in_english(empty_ds):
         assert english in page, english
     # The action words and states are the definition's: shown as they are.
     assert _buttons(page) == [("已批准", "通过"), ("已退回", "退回"), ("已驳回", "驳回")]
+
+
+def _a_real_busy_error(path) -> sqlite3.OperationalError:
+    """What SQLite raises when another writer holds the file: taken from SQLite itself."""
+    holder, other = sqlite3.connect(path), sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as ex:
+        return ex
+    finally:
+        holder.rollback()
+        holder.close()
+        other.close()
+    raise AssertionError("the second writer was not kept out")
+
+
+@pytest.mark.asyncio
+async def test_a_busy_database_is_said_as_busy_by_its_error_code(empty_ds, empty_data_dir, monkeypatch):
+    """The transition and the grid tell a busy database (503, try again) from a refusal by
+    SQLite's error code, not by the words of its message."""
+    from datasette.database import Database
+
+    from taizhang.messages import BUSY
+
+    people = await _org(empty_ds)
+    row = await _leave(empty_ds, people)
+    busy = _a_real_busy_error(empty_data_dir.database("ops"))
+    assert busy.sqlite_errorname == "SQLITE_BUSY"
+
+    async def refuse(self, fn, **kwargs):
+        raise busy
+
+    monkeypatch.setattr(Database, "execute_write_fn", refuse)
+    moved = await _move(empty_ds, APPLICANT, "leave_requests", row, "草稿", "已提交", headers=JSON)
+    assert (moved.status_code, moved.json()["message"]) == (503, BUSY)
+    grid = await empty_ds.client.post("/-/cells/ops/leave_requests", actor=APPLICANT,
+                                      json={"changes": [{"id": row, "column": "reason", "value": "另有安排"}]})
+    assert grid.json()["message"] == BUSY and [e["column"] for e in grid.json()["errors"]] == ["reason"]
+    # A refusal whose words mention a lock is still a refusal of the row, not a busy database.
+    worded = sqlite3.IntegrityError("仓库 locked 区不能存放")
+
+    async def refuse_worded(self, fn, **kwargs):
+        raise worded
+
+    monkeypatch.setattr(Database, "execute_write_fn", refuse_worded)
+    moved = await _move(empty_ds, APPLICANT, "leave_requests", row, "草稿", "已提交", headers=JSON)
+    assert (moved.status_code, moved.json()["message"]) == (400, "仓库 locked 区不能存放")
