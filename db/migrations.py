@@ -37,6 +37,12 @@ def m002_customers_next_visit(db):
         " WHERE customer_tiers.id = customers.tier_id) || ' days') WHERE last_visit_on IS NOT NULL")
 
 
+@ops()
+def m003_meetings_partner(db):
+    # Cooperation meetings with a partner (运营区 §七(二)1), listed on the partner's page.
+    schema.add_column(db.conn, definition, "meetings", "partner_id")
+
+
 @hr()
 def m001_registers(db):  # noqa: F811 - same step, other file
     schema.create_registers(db.conn, definition, "hr")

@@ -547,6 +547,35 @@ def _agreements(conn, rng, today, staff, partners, customers) -> int:
     return _insert(conn, "confidentiality_agreements", rows)
 
 
+def _partner_meetings(conn, today) -> tuple[int, int]:
+    """A cooperation meeting (合作会议) each of the last two quarters with three running partners,
+    organised by the partner's liaison, with one action each. Its own random numbers: the other
+    demo rows stay as they were."""
+    rng = random.Random(SEED + 7)
+    partners = conn.execute("SELECT id, name, owner_id FROM partners WHERE status = '合作中' AND owner_id IS NOT NULL"
+                            " ORDER BY id LIMIT 3").fetchall()
+    rows = []
+    for partner_id, name, owner in partners:
+        for back in (20, 110):
+            held = today - _d(back + rng.randint(0, 20))
+            rows.append(dict(
+                kind="专项会议", title=f"与{name}季度合作会议", held_on=_iso(held), partner_id=partner_id,
+                location=rng.choice(["总部 5 楼会议室", "线上", f"{name}会议室"]), starts_at="14:00", organizer_id=owner,
+                attendees=f"{name}对接团队、合作伙伴管理组", agenda="1. 上季度合作情况回顾\n2. 交付与服务问题\n3. 下季度合作计划",
+                minutes=f"## 与{name}季度合作会议\n\n- 双方确认上季度交付基本按期完成。\n- 商定下季度的合作重点与对接人。",
+                distributed_on=_iso(min(today, held + _d(1)))))
+    _insert(conn, "meetings", rows)
+    actions = []
+    for row in rows:
+        meeting_id = conn.execute("SELECT id FROM meetings WHERE title = ? AND held_on = ?",
+                                  [row["title"], row["held_on"]]).fetchone()[0]
+        due = datetime.date.fromisoformat(row["held_on"]) + _d(14)
+        actions.append(dict(meeting_id=meeting_id, item="落实会上商定的交付改进措施并回报", owner_id=row["organizer_id"],
+                            due_on=_iso(due), status="已完成" if due < today else "进行中",
+                            done_on=_iso(due - _d(2)) if due < today else None))
+    return len(rows), _insert(conn, "meeting_actions", actions)
+
+
 def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int]:
     """Fill every register of an initialised data dir with demo rows; returns rows inserted per
     register (for customer_tiers: the seeded tiers filled in). Does nothing, and returns zeros,
@@ -572,6 +601,9 @@ def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int
             customers = _customers(ops, rng, today, staff)
             counts.update(customer_tiers=len(TIERS), customers=len(customers))
             counts["meetings"], counts["meeting_actions"] = _meetings(ops, rng, today, staff)
+            with_partners = _partner_meetings(ops, today)
+            counts["meetings"] += with_partners[0]
+            counts["meeting_actions"] += with_partners[1]
             counts["customer_visits"] = demo_processes.visits(ops, rng, today, customers)
             search.drain(ops, definition)  # same transaction: search never misses a demo row
         # The processes: each step its own transaction, written as the person who takes it.

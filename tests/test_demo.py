@@ -172,6 +172,7 @@ def test_meetings_and_actions(filled):
     today = TODAY.isoformat()
     assert one(ops, "SELECT count(*) FROM meetings") >= 50
     assert one(ops, "SELECT count(DISTINCT kind) FROM meetings") == 7
+    assert one(ops, "SELECT count(DISTINCT partner_id) FROM meetings") == 3   # 合作会议 (运营区 §七(二)1)
     assert one(ops, """SELECT count(*) FROM meetings WHERE distributed_on < held_on OR distributed_on > ?
         OR starts_at NOT GLOB '[0-2][0-9]:[0-5][0-9]' OR attendees NOT LIKE '%、%'""", today) == 0
     for word in ("预算", "培训", "客户"):

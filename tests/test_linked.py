@@ -53,6 +53,21 @@ async def test_partner_and_employee_pages(demo_ds, demo_data_dir):
 
 
 @pytest.mark.asyncio
+async def test_a_partners_page_lists_its_cooperation_meetings(demo_ds, demo_data_dir):
+    """运营区 §七(二)1 定期召开合作会议: meetings name the partner; its page lists them."""
+    ops = demo_data_dir.connect("ops")
+    partner_id, titles = ops.execute(
+        "select partner_id, group_concat(title || held_on) from meetings where partner_id is not null"
+        " group by partner_id order by partner_id limit 1").fetchone()
+    held = ops.execute("select held_on from meetings where partner_id = ? order by held_on", [partner_id]).fetchall()
+    page = (await demo_ds.client.get(f"/ops/partners/{partner_id}", actor=actor("viewer"))).text
+    assert "会议纪要（合作伙伴）" in page
+    for (day,) in held:
+        assert day in page
+    assert len(held) == 2 and "季度合作会议" in titles
+
+
+@pytest.mark.asyncio
 async def test_deleting_a_referenced_row_says_which_rows_refer_to_it(empty_ds):
     admin = actor("admin")
     await empty_ds.client.post("/ops/meetings/-/insert", json={"row": {"title": "运营周会", "held_on": "2024-10-08"}}, actor=admin)
