@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from taizhang import audit, audit_head, derived, search
+from taizhang import audit, audit_head, derived, schema, search
 from taizhang.registers import Definition, load
 from taizhang.users import UserStore
 
@@ -156,9 +156,12 @@ def init(data_dir: DataDir, definition: Definition | None = None) -> dict[str, l
             pending = [m.name for m in migrations[name].pending(db)]
             migrations[name].apply(db)
             with db.atomic():
+                # A register added to the definition since the file was made (the migrations
+                # only add columns to registers that were there).
+                created = [f"create {table}" for table in schema.create_registers(conn, definition, name)]
                 rebuilt = derived.sync(conn, definition, name)
                 search.drain(conn, definition)
-            report[name] = pending + rebuilt
+            report[name] = pending + created + rebuilt
             # A new database starts its recorded chain head here; an existing one without a
             # head file is left for `taizhang audit verify` to report (see taizhang/audit_head.py).
             audit_head.adopt(conn, key)

@@ -561,12 +561,17 @@ QUEUES_SQL = [
 ]
 
 
-def create_registers(conn: sqlite3.Connection, definition: Definition, database: str) -> None:
-    """Create every register of one database file that does not exist yet, and seed them."""
+def create_registers(conn: sqlite3.Connection, definition: Definition, database: str) -> list[str]:
+    """Create every register of one database file that does not exist yet, and seed those; the
+    registers created. A register already there keeps its rows (a seed row someone deleted
+    stays deleted)."""
     existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    created = []
     for reg in definition.registers_in(database):
-        if reg.name not in existing:
-            conn.execute(create_table_sql(reg))
+        if reg.name in existing:
+            continue
+        conn.execute(create_table_sql(reg))
+        created.append(reg.name)
         for row in reg.seed:
             cols = list(row)
             conn.execute(
@@ -574,6 +579,7 @@ def create_registers(conn: sqlite3.Connection, definition: Definition, database:
                 f"VALUES ({', '.join('?' for _ in cols)})",
                 [row[c] for c in cols],
             )
+    return created
 
 
 def add_column(conn: sqlite3.Connection, definition: Definition, register: str, column: str) -> None:

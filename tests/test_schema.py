@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from taizhang.datadir import init
 from tests.conftest import actor, backdate
 
 pytestmark = pytest.mark.fast
@@ -285,3 +286,20 @@ def test_a_column_key_the_definition_does_not_know_is_refused():
         "{type: text, label: 参会人员, en: Attendees, help: 姓名以、，, ; 或换行分隔}")
     with pytest.raises(registers.DefinitionError, match="unknown keys"):
         registers.parse(data)
+
+
+def test_a_file_from_before_a_register_existed_is_brought_up_to_date(empty_data_dir):
+    """A data dir made by an older version: a register added since (tasks) is created with its
+    triggers at the next init (a column added since comes by its migration, db/migrations.py);
+    the rows already there stay, and a seed row someone deleted stays deleted."""
+    conn = empty_data_dir.connect("ops")
+    conn.execute("DROP TABLE tasks")   # as if made before issue 10
+    conn.execute("DELETE FROM customer_tiers WHERE id = (SELECT max(id) FROM customer_tiers)")   # trusted shell
+    tiers = conn.execute("SELECT count(*) FROM customer_tiers").fetchone()[0]
+    conn.commit()
+    report = init(empty_data_dir)
+    assert "create tasks" in report["ops"]
+    assert conn.execute("SELECT count(*) FROM customer_tiers").fetchone()[0] == tiers
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tasks'").fetchone()[0] > 5
+    assert init(empty_data_dir) == {"ops": [], "hr": []}
+    conn.close()
