@@ -547,6 +547,38 @@ def _agreements(conn, rng, today, staff, partners, customers) -> int:
     return _insert(conn, "confidentiality_agreements", rows)
 
 
+AGREEMENT_TERMS = ["甲方按月结算货款，乙方保证按期交付并承担质量责任", "乙方负责渠道推广，甲方提供培训与物料支持",
+                   "双方共享客户服务数据，均负有保密义务", "乙方提供技术服务与 7×24 小时运维响应"]
+
+
+def _partner_agreements(conn, today, partners: list[dict]) -> int:
+    """Each partner's agreements: the current one (as its file shows it) and, for partners who
+    cooperated before it began, the first agreement it renewed; a few with a supplement. The
+    current one is the newest, so the partners' own columns stay as they are."""
+    rng = random.Random(SEED + 11)
+    rows = []
+    for p in partners:
+        start, end = datetime.date.fromisoformat(p["agreement_start"]), datetime.date.fromisoformat(p["agreement_end"])
+        since = datetime.date.fromisoformat(p["cooperating_since"])
+        renewed = since < start
+        if renewed:
+            rows.append(dict(partner_id=p["id"], agreement_no=f"{p['agreement_no']}-0", kind="首签", starts_on=_iso(since),
+                             ends_on=_iso(start - _d(1)), signed_on=_iso(since - _d(rng.randint(3, 20))),
+                             subject=rng.choice(AGREEMENT_TERMS), document_ref=f"档案柜 B-{rng.randint(1, 40):02d}"))
+        rows.append(dict(partner_id=p["id"], agreement_no=p["agreement_no"], kind="续签" if renewed else "首签",
+                         starts_on=_iso(start), ends_on=_iso(end), signed_on=_iso(start - _d(rng.randint(3, 20))),
+                         subject=rng.choice(AGREEMENT_TERMS), amount=rng.choice([None, 50000, 120000, 300000]),
+                         document_ref=f"档案柜 A-{rng.randint(1, 40):02d}"))
+        if rng.random() < 0.2 and start < today:
+            rows.append(dict(partner_id=p["id"], agreement_no=f"{p['agreement_no']}-补1", kind="补充协议",
+                             starts_on=_iso(min(today, start + _d(rng.randint(30, 200)))), ends_on=_iso(end),
+                             subject="调整结算周期为双月结算", document_ref=f"档案柜 A-{rng.randint(1, 40):02d}"))
+    keys = ("partner_id", "agreement_no", "kind", "starts_on", "ends_on", "signed_on", "subject", "amount", "document_ref")
+    # The current agreements first: each older one then changes nothing on its partner's file.
+    rows.sort(key=lambda row: row["kind"] == "首签" and row["agreement_no"].endswith("-0"))
+    return _insert(conn, "partner_agreements", [{k: row.get(k) for k in keys} for row in rows])
+
+
 def _partner_meetings(conn, today) -> tuple[int, int]:
     """A cooperation meeting (合作会议) each of the last two quarters with three running partners,
     organised by the partner's liaison, with one action each. Its own random numbers: the other
@@ -597,6 +629,7 @@ def fill(data_dir: DataDir, today: datetime.date | None = None) -> dict[str, int
             partners = _partners(ops, rng, today, staff)
             counts.update(departments=len(DEPARTMENTS), employees=len(staff), partners=len(partners))
             counts["partner_evaluations"] = _evaluations(ops, rng, today, partners)
+            counts["partner_agreements"] = _partner_agreements(ops, today, partners)
             counts["training_sessions"], counts["training_records"] = _trainings(ops, rng, today, staff)
             customers = _customers(ops, rng, today, staff)
             counts.update(customer_tiers=len(TIERS), customers=len(customers))

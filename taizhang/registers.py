@@ -366,6 +366,17 @@ def _sql_list(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
+def _rollup(name: str, rule: dict, columns: dict[str, Column]) -> dict:
+    """{into, via, column, max} or {into, via, latest, set: {parent column: child column}, where}."""
+    shape = set(rule) - {"where"}
+    if shape not in ({"into", "via", "column", "max"}, {"into", "via", "latest", "set"}):
+        raise DefinitionError(f"{name}.rollup: give into, via and either column + max or latest + set, not {sorted(rule)}")
+    unknown = {rule["via"], *([rule["max"]] if "max" in rule else [rule["latest"], *rule["set"].values()])} - set(columns)
+    if unknown:
+        raise DefinitionError(f"{name}.rollup names columns it does not have: {sorted(unknown)}")
+    return rule
+
+
 def _check_sets(name: str, action: str, columns: dict[str, Column], state: str, column_name: str, value) -> None:
     where = f"{name}.workflow transition {action!r} sets {column_name!r}"
     column = columns.get(column_name)
@@ -465,7 +476,7 @@ def _register(name: str, spec: dict, booleans: dict) -> Register:
         workflow=_workflow(name, spec.get("workflow"), columns),
         due=_due(name, spec.get("due"), columns, (spec.get("workflow") or {}).get("column", "status")),
         parent=spec.get("parent"),
-        rollup=tuple(spec.get("rollup") or ()),
+        rollup=tuple(_rollup(name, rule, columns) for rule in spec.get("rollup") or ()),
         on_transition=tuple(spec.get("on_transition") or ()),
         cadence=tuple(spec.get("cadence") or ()),
         print_title=spec.get("print"),

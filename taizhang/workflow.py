@@ -356,20 +356,37 @@ def _on_transition_triggers(reg: Register) -> dict[str, str]:
     return triggers
 
 
+def _rollup_sets(reg: Register, rule: dict, row: str) -> dict[str, str]:
+    """parent column -> SQL of its value from the children of `row`'s parent: the max of one
+    column (`max:`), or the columns of the newest child by `latest:` among those `where:` holds."""
+    t, via = quote(reg.name), quote(rule["via"])
+    if "max" in rule:
+        return {rule["column"]: f"(SELECT max(c.{quote(rule['max'])}) FROM {t} c WHERE c.{via} = {row}.{via})"}
+    where = f" AND ({rule['where']})" if rule.get("where") else ""
+    newest = (f"(SELECT c.id FROM {t} c WHERE c.{via} = {row}.{via}{where}"
+              f" ORDER BY c.{quote(rule['latest'])} DESC, c.id DESC LIMIT 1)")
+    return {parent: f"(SELECT n.{quote(child)} FROM {t} n WHERE n.id = {newest})" for parent, child in rule["set"].items()}
+
+
 def _rollup_triggers(reg: Register) -> dict[str, str]:
-    """A parent's column kept as the max of its children's (customers.last_visit_on)."""
+    """A parent's columns kept from its children's: the newest visit (customers.last_visit_on),
+    the current agreement (partners.agreement_no …)."""
     triggers = {}
     t = quote(reg.name)
     for i, rule in enumerate(reg.rollup):
-        into, via, column, of = quote(rule["into"]), quote(rule["via"]), quote(rule["column"]), quote(rule["max"])
+        into = quote(rule["into"])
         name = f"{TRIGGER_PREFIX}{reg.name}_rollup_{i}"
 
-        def refresh(row: str) -> str:
-            newest = f"(SELECT max(c.{of}) FROM {t} c WHERE c.{via} = {row}.{via})"
-            return f"UPDATE {into} SET {column} = {newest} WHERE id = {row}.{via} AND {column} IS NOT {newest};"
+        def refresh(row: str, rule=rule) -> str:
+            sets = _rollup_sets(reg, rule, row)
+            assign = ", ".join(f"{quote(c)} = {value}" for c, value in sets.items())
+            changed = " OR ".join(f"{quote(c)} IS NOT {value}" for c, value in sets.items())
+            return f"UPDATE {into} SET {assign} WHERE id = {row}.{quote(rule['via'])} AND ({changed});"
 
+        # `max:` reads two columns; the newest child's columns and its `where:` may read any.
+        of = f" OF {quote(rule['via'])}, {quote(rule['max'])}" if "max" in rule else ""
         triggers[f"{name}_insert"] = f"CREATE TRIGGER {quote(name + '_insert')} AFTER INSERT ON {t} BEGIN {refresh('NEW')} END"
-        triggers[f"{name}_update"] = (f"CREATE TRIGGER {quote(name + '_update')} AFTER UPDATE OF {via}, {of} ON {t}"
+        triggers[f"{name}_update"] = (f"CREATE TRIGGER {quote(name + '_update')} AFTER UPDATE{of} ON {t}"
                                       f" BEGIN {refresh('NEW')} {refresh('OLD')} END")
         triggers[f"{name}_delete"] = f"CREATE TRIGGER {quote(name + '_delete')} AFTER DELETE ON {t} BEGIN {refresh('OLD')} END"
     return triggers

@@ -116,8 +116,9 @@ def visible_texts(page: str) -> list[str]:
 
 # Data and code, not interface: the demo users' names, what the tests typed (a search, a column
 # that does not exist, SQL), the audit reason of the demo data (a command).
-# (plus the demo logins, which are data: the demo's history names who wrote each row)
-DATA = {"u-admin", "u-viewer", "q8Zt", "no_such_column", "nonsense", "taizhang", "init", "demo",
+# (plus the demo logins, which are data: the demo's history names who wrote each row), and the
+# prefix of the demo's agreement numbers (HZ-2026-007, 合作 in pinyin initials).
+DATA = {"u-admin", "u-viewer", "q8Zt", "no_such_column", "nonsense", "taizhang", "init", "demo", "HZ",
         *(f"demo-{role}" for role in load().roles)}
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*")
 SQL = re.compile(r"(?i)\bselect\b")

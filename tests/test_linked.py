@@ -147,7 +147,9 @@ async def test_only_children_by_their_parent_column_are_added_in_place(empty_ds)
     admin = actor("admin")
     await empty_ds.client.post("/ops/partners/-/insert", json={"row": {"name": "甲公司"}}, actor=admin)
     page = (await empty_ds.client.get("/ops/partners/1", actor=admin)).text
-    assert "合作伙伴评估（合作伙伴）" in page and "linked-add" not in page   # evaluations have no parent:
+    # evaluations have no parent: (agreements do: added in place)
+    assert "合作伙伴评估（合作伙伴）" in page and 'data-register="partner_evaluations"' not in page
+    assert 'data-register="partner_agreements"' in page
     for parent, child in (("partners", "partner_evaluations"), ("tasks", "meeting_actions"), ("meetings", "nope")):
         forged = await empty_ds.client.post(f"/-/linked/ops/{parent}/{child}/add", data={"parent_id": "1"}, actor=admin)
         assert forged.status_code == 403, (parent, child)
