@@ -11,8 +11,8 @@ pytestmark = pytest.mark.fast
 EDITOR = actor("editor")
 
 
-async def _insert(ds, table, row):
-    response = await ds.client.post(f"/ops/{table}/-/insert", json={"row": row}, actor=EDITOR)
+async def _insert(ds, table, row, who=EDITOR):
+    response = await ds.client.post(f"/ops/{table}/-/insert", json={"row": row}, actor=who)
     assert response.status_code == 201, response.text
     return response.json()["rows"][0]["id"]
 
@@ -60,3 +60,20 @@ async def test_the_partners_page_lists_its_agreements_and_adds_one_in_place(empt
     page = (await empty_ds.client.get(f"/ops/partners/{partner}", actor=EDITOR)).text
     assert "合作协议（合作伙伴）" in page and "HZ-2025-009" in page
     assert 'data-register="partner_agreements"' in page   # the in-place form of a child register
+
+
+@pytest.mark.asyncio
+async def test_an_agreement_ending_soon_is_the_liaisons_item_until_it_is_renewed(empty_ds, monkeypatch):
+    from tests.test_due import NOW, pin_clock, todo_of
+
+    pin_clock(monkeypatch, NOW)   # 2026-11-21
+    liaison = await _insert(empty_ds, "employees", {"employee_no": "00031", "name": "钱对接"}, actor("admin"))
+    partner = await _insert(empty_ds, "partners", {"name": "丙渠道有限公司", "status": "合作中", "owner_id": liaison})
+    await _insert(empty_ds, "partner_agreements", {
+        "partner_id": partner, "agreement_no": "HZ-2025-031", "starts_on": "2025-12-11", "ends_on": "2026-12-10"})
+    mine = actor("editor", employee_no="00031")
+    todo = await todo_of(empty_ds, mine)
+    assert "丙渠道有限公司" in todo and "合作协议到期" in todo
+    await _insert(empty_ds, "partner_agreements", {
+        "partner_id": partner, "agreement_no": "HZ-2026-031", "kind": "续签", "starts_on": "2026-12-11", "ends_on": "2027-12-10"})
+    assert "丙渠道有限公司" not in await todo_of(empty_ds, mine)
