@@ -43,6 +43,13 @@ def m003_meetings_partner(db):
     schema.add_column(db.conn, definition, "meetings", "partner_id")
 
 
+@ops()
+def m004_training_ratings(db):
+    # Each trainee rates the content, the method and the trainer (运营区 §五(一)4).
+    for column in ("content_rating", "method_rating", "trainer_rating"):
+        schema.add_column(db.conn, definition, "training_records", column)
+
+
 @hr()
 def m001_registers(db):  # noqa: F811 - same step, other file
     schema.create_registers(db.conn, definition, "hr")

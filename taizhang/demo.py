@@ -372,7 +372,18 @@ def _trainings(conn, rng, today, staff) -> tuple[int, int]:
                 feedback_rating=rng.choices([3, 4, 5, 2], [25, 45, 25, 5])[0] if score else None,
                 feedback=rng.choice(FEEDBACK) if score else None,
             ))
-    return len(sessions), _insert(conn, "training_records", records)
+    return len(sessions), _insert(conn, "training_records", _ratings(records))
+
+
+def _ratings(records: list[dict]) -> list[dict]:
+    """Content, method and trainer ratings near each evaluation's overall one; some trainees rate
+    only overall. Its own random numbers: the other demo rows stay as they were."""
+    rng = random.Random(SEED + 13)
+    for r in records:
+        rated = r["feedback_rating"] is not None and rng.random() < 0.8
+        for column in ("content_rating", "method_rating", "trainer_rating"):
+            r[column] = min(5, max(1, r["feedback_rating"] + rng.choice([-1, 0, 0, 1]))) if rated else None
+    return records
 
 
 def _customers(conn, rng, today, staff) -> list[dict]:

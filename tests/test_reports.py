@@ -138,6 +138,26 @@ async def test_employee_training_summary(report_ds):
 
 
 @pytest.mark.asyncio
+async def test_training_session_evaluations(report_ds):
+    await report_ds.get_database("ops").execute_write_fn(lambda conn: conn.executescript("""
+        UPDATE training_sessions SET status = '已完成';
+        UPDATE training_records SET passed = score >= 60 WHERE score IS NOT NULL;
+        UPDATE training_records SET feedback_rating = 4, content_rating = 5, method_rating = 3, trainer_rating = 4
+          WHERE session_id = 1 AND employee_id = 1;
+        UPDATE training_records SET feedback_rating = 5, content_rating = 4, trainer_rating = 5 WHERE session_id = 3;
+    """))
+    rows = await _report(report_ds, "ops", "training_session_evaluations")
+    # the session nobody evaluated first, flagged; then the newest first
+    assert [r["培训课程"] for r in rows] == ["数据分析", "入职培训", "旧课程"]
+    assert rows[0]["提示"] == "尚无评价，请收集学员反馈" and rows[0]["评价份数"] == 0
+    first = rows[1]
+    assert (first["参加人数"], first["合格率（%）"], first["评价份数"]) == (1, 100.0, 1)
+    assert (first["总体评价"], first["内容评分"], first["方式评分"], first["讲师评分"]) == (4, 5, 3, 4)
+    old = rows[2]
+    assert (old["参加人数"], old["评价份数"], old["方式评分"], old["讲师评分"], old["提示"]) == (2, 2, None, 5, "")
+
+
+@pytest.mark.asyncio
 async def test_expiring_partner_agreements(report_ds):
     rows = await _report(report_ds, "ops", "expiring_partner_agreements")
     assert [(r["合作伙伴"], r["剩余天数"]) for r in rows] == [("丙媒体", -20), ("甲供应商", 10)]
