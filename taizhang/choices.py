@@ -46,6 +46,22 @@ def label(name, key, detail) -> str:
     return text
 
 
+TITLE_CHARACTERS = 40   # a long label (a progress note) is cut for a page title
+
+
+async def title(db, target: Register, row_id: int) -> str | None:
+    """How people name one row, for its page's title: its label, with the natural key when that
+    differs (张三（00012）); None when the label is blank."""
+    sql, _, _ = _select_sql(target)
+    found = (await db.execute(f"{sql} WHERE t.id = ?", [row_id])).first()
+    if found is None or found[1] is None or str(found[1]).strip() == "":
+        return None
+    name = " ".join(str(found[1]).split())
+    if len(name) > TITLE_CHARACTERS:
+        name = name[:TITLE_CHARACTERS] + "…"
+    return label(name, found[2], None)
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
