@@ -37,6 +37,12 @@ def m002_customers_next_visit(db):
         " WHERE customer_tiers.id = customers.tier_id) || ' days') WHERE last_visit_on IS NOT NULL")
 
 
+@ops()
+def m003_appraisals(db):
+    # 绩效考核 and 绩效改进计划 (issue 11): created in files made before them.
+    schema.create_registers(db.conn, definition, "ops")
+
+
 @hr()
 def m001_registers(db):  # noqa: F811 - same step, other file
     schema.create_registers(db.conn, definition, "hr")
