@@ -1,6 +1,6 @@
 """Demo rows for the process registers: tasks and their progress notes, leave requests, expense
 claims, customer feedback, visits and front-desk receptions, partner rectifications, work plans
-and work reports.
+and work reports, performance appraisals and their improvement plans.
 
 A workflow row is reached the way people reach it: inserted in an initial state by someone its
 `create_by` allows, then moved one transition at a time, each step its own audited transaction
@@ -603,6 +603,131 @@ def _person_name(rng) -> str:
     return rng.choice("王李张刘陈杨黄赵吴周") + rng.choice(["先生", "女士"])
 
 
+# -- performance appraisals and improvement plans -------------------------------------------------
+# Last month's appraisals of 客户运营组 and 数据分析组 (their heads included), each ending in the
+# state given, with the superior's score it gets (0: not scored yet); the month before, 客户运营组's
+# staff, all confirmed. Confirmed 不合格 ones get an improvement plan, but for one (the report of
+# 不合格 appraisals without a plan lists it); some people have none last month (the cadence report).
+# "返工": returned once for a better self-assessment; "退回重评": sent back by the manager to the
+# head for another look; "申诉维持" / "申诉重评": appealed, kept, or scored again.
+APPRAISAL_ENDS = [("已确认", 86), ("已确认", 52), ("待确认", 78), ("待上级评分", 0), ("已确认", 93), ("返工", 74),
+                  ("已退回", 0), ("已确认", 55), ("申诉中", 68), ("申诉维持", 61), ("已确认", 49), ("退回重评", 80),
+                  ("申诉重评", 58), ("已确认", 71)]
+EARLIER_LEVELS = [82, 90, 54, 77, 68, 47, 88, 79, 57, 72, 95, 66]
+ACHIEVEMENTS = ["完成名下客户月度回访，处理投诉按时回复", "完成两项数据分析报告，按时交付", "配合完成月度营销活动的客户邀约",
+                "整理客户分层名单，更新客户档案", "承担新人带教，协助完成季度回访计划"]
+SELF_COMMENTS = ["本月按计划完成各项工作，沟通协作顺畅", "工作积极主动，但部分任务交付偏晚", "业务知识有提升，需加强数据分析能力"]
+SUPERIOR_COMMENTS = {"优秀": "业绩突出，主动承担额外工作，值得表扬。", "良好": "工作认真负责，完成质量较好。",
+                     "合格": "基本完成本月任务，效率有待提高。", "不合格": "多项任务未按时完成，客户投诉较多，需制定改进计划。"}
+IMPROVEMENT_GOALS = ["三个月内客户投诉按时回复率达到 100%", "月度任务按期完成率不低于 95%", "客户回访量每月不少于 30 户"]
+IMPROVEMENT_MEASURES = ["每周与部门负责人面谈一次，复盘未完成事项；参加客户投诉处理培训", "由资深同事结对带教，任务每日报进度",
+                 "参加沟通技巧与时间管理培训，按周制定回访计划"]
+
+
+def _appraise(steps: Steps, rng: random.Random, person: Person, head: Person, confirmer: Person, period: str,
+              end: str, level: int) -> int:
+    """One appraisal, from 待自评 to `end`, each step by its person: the head opens it, the
+    employee assesses themself, the head scores, the manager (the leader for the manager's own) confirms."""
+    table = "appraisals"
+    row_id = steps.insert(head, table, dict(employee_id=person.id, period=period, status="待自评"))
+    if end == "待自评":
+        return row_id
+    steps.edit(person, table, row_id, self_score=float(min(100, (level or 75) + rng.randint(0, 8))),
+               achievements=rng.choice(ACHIEVEMENTS), self_comment=rng.choice(SELF_COMMENTS))
+    steps.move(person, table, row_id, "待上级评分")
+    if end in ("已退回", "返工"):
+        steps.move(head, table, row_id, "已退回", "自我评价过于简单，请补充本月工作业绩和数据")
+        if end == "已退回":
+            return row_id
+        steps.edit(person, table, row_id, achievements="完成名下 32 户客户回访，投诉 5 起均在 24 小时内回复")
+        steps.move(person, table, row_id, "待上级评分")
+    if end == "待上级评分":
+        return row_id
+
+    def score(superior: int) -> None:
+        grade = "优秀" if superior >= 90 else "良好" if superior >= 75 else "合格" if superior >= 60 else "不合格"
+        steps.edit(head, table, row_id, superior_score=float(superior),
+                   peer_score=float(min(100, superior + rng.randint(-3, 3))) if rng.random() < 0.6 else None,
+                   customer_score=float(min(100, superior + rng.randint(-3, 3))) if person.dept == "客户运营组" else None,
+                   superior_comment=SUPERIOR_COMMENTS[grade])
+        steps.move(head, table, row_id, "待确认")
+
+    score(level)
+    if end == "待确认":
+        return row_id
+    if end == "退回重评":
+        steps.move(confirmer, table, row_id, "待上级评分", "评分与本月任务完成情况不符，请核实后重评")
+        score(level - 4)
+    steps.move(confirmer, table, row_id, "已确认")
+    if end in ("申诉中", "申诉维持", "申诉重评"):
+        steps.move(person, table, row_id, "申诉中", "本月承担的两项临时任务未计入工作业绩，申请复核")
+        if end == "申诉维持":
+            steps.move(confirmer, table, row_id, "已确认", "经核实，临时任务已计入工作业绩，维持原评")
+        elif end == "申诉重评":
+            steps.move(confirmer, table, row_id, "待上级评分", "临时任务确未计入，请重新评分")
+            score(level + 6)
+            steps.move(confirmer, table, row_id, "已确认")
+    return row_id
+
+
+def _improve(steps: Steps, rng: random.Random, appraisal: int, person: Person, head: Person, starts: datetime.date,
+             today: datetime.date, end: str) -> None:
+    """An improvement plan agreed by the head with the employee, from 草拟 to `end`."""
+    table = "improvement_plans"
+    k = rng.randrange(len(IMPROVEMENT_GOALS))
+    deadline = starts + _d(45) if end in ("已达成", "未达成", "待评估") else max(starts + _d(7), today - _d(2)) \
+        if end == "执行中" else today + _d(40)
+    row_id = steps.insert(head, table, dict(
+        appraisal_id=appraisal, employee_id=person.id, goal=IMPROVEMENT_GOALS[k], measures=IMPROVEMENT_MEASURES[k],
+        support="部门负责人每周辅导一次", starts_on=starts.isoformat(), deadline=deadline.isoformat(), status="草拟"))
+    if end == "草拟":
+        return
+    steps.move(person, table, row_id, "执行中")
+    if end == "执行中":
+        return
+    steps.edit(person, table, row_id, result="投诉按时回复率提升至 98%，月度任务全部按期完成")
+    steps.move(person, table, row_id, "待评估")
+    if end == "已达成":
+        steps.move(head, table, row_id, "已达成")
+    elif end == "未达成":
+        steps.move(head, table, row_id, "未达成", "回复率仍未达到目标，下月考核继续跟踪")
+
+
+def appraisals(steps: Steps, rng: random.Random, today: datetime.date) -> tuple[int, int]:
+    cast = steps.cast
+    manager, leader, employee = cast.account["manager"], cast.account["leader"], cast.account["employee"]
+    last, earlier = _month(today, -1), _month(today, -2)
+    count, failing = 0, []   # failing: (appraisal id, person, head, month) of confirmed 不合格 ones
+    grade = "SELECT grade, status FROM appraisals WHERE id = ?"
+
+    def appraise(person: Person, period: str, end: str, level: int) -> None:
+        nonlocal count
+        head = cast.head_for(person)
+        confirmer = leader if person.id == manager.id else manager
+        row_id = _appraise(steps, rng, person, head, confirmer, period, end, level)
+        count += 1
+        if steps.conn.execute(grade, [row_id]).fetchone() == ("不合格", "已确认"):
+            failing.append((row_id, person, head, period))
+
+    for k, person in enumerate(cast.members("客户运营组")):
+        appraise(person, earlier, "已确认", EARLIER_LEVELS[k % len(EARLIER_LEVELS)])
+    people = [p for dept in ("客户运营组", "数据分析组") for p in (cast.heads[dept], *cast.members(dept))]
+    for k, person in enumerate(people):
+        if k % 8 == 7 and person.login is None:
+            continue   # not appraised last month: the cadence report's missing items
+        end, level = ("待自评", 0) if person.id == employee.id else APPRAISAL_ENDS[k % len(APPRAISAL_ENDS)]
+        appraise(person, last, end, level)
+    plans = 0
+    ends = {earlier: ["待评估", "已达成", "未达成"], last: ["草拟", "执行中"]}
+    for appraisal, person, head, period in failing:
+        if not ends[period]:
+            continue   # one 不合格 without a plan yet
+        starts = datetime.date.fromisoformat(period + "-01") + _d(40)
+        _improve(steps, rng, appraisal, person, head, min(starts, today), today, ends[period].pop(0))
+        plans += 1
+    return count, plans
+
+
 def fill(conn, key: bytes, cast: Cast, today: datetime.date) -> dict[str, int]:
     """Every workflow register, step by step; returns rows inserted per register."""
     rng = random.Random(SEED)
@@ -616,4 +741,5 @@ def fill(conn, key: bytes, cast: Cast, today: datetime.date) -> dict[str, int]:
     counts["work_plans"] = work_plans(steps, rng, today)
     counts["work_reports"] = work_reports(steps, rng, today)
     counts["customer_receptions"] = customer_receptions(steps, rng, today)
+    counts["appraisals"], counts["improvement_plans"] = appraisals(steps, rng, today)
     return counts

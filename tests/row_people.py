@@ -47,7 +47,7 @@ SEEDER = audit.Who(actor="seed", role="admin", source="cli", roles=("admin",))
 
 def seed(data_dir) -> None:
     """Departments, employees and rows of tasks, task_updates, leave_requests, expense_claims,
-    work_reports and customer_feedback owned by every employee."""
+    work_reports, appraisals and customer_feedback owned by every employee."""
     conn = data_dir.connect("ops")
     try:
         with audit.audited(conn, SEEDER, audit.key_from_secret(data_dir.secret())):
@@ -83,6 +83,10 @@ def _rows(conn) -> None:
             "INSERT INTO work_reports (id, reporter_id, kind, period_start, title, status)"
             " VALUES (?, ?, '周报', '2026-11-16', ?, '草稿')",
             [owner, owner, _text(owner, "report")])
+        conn.execute(
+            "INSERT INTO appraisals (id, employee_id, period, title, superior_score, status)"
+            " VALUES (?, ?, '2026-10', ?, 80, '待自评')",
+            [owner, owner, _text(owner, "appraisal")])
         conn.execute(
             "INSERT INTO customer_feedback (id, feedback_no, received_at, kind, subject, handler_id, status)"
             " VALUES (?, ?, '2026-11-20 09:00', '投诉', ?, ?, '已登记')",

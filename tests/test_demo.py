@@ -17,7 +17,7 @@ REGISTERS = [
     "departments", "employees", "partners", "partner_evaluations", "training_sessions",
     "training_records", "customer_tiers", "customers", "meetings", "meeting_actions",
     "tasks", "task_updates", "leave_requests", "expense_claims", "customer_feedback", "customer_visits",
-    "rectifications", "work_plans", "work_reports", "customer_receptions",
+    "rectifications", "work_plans", "work_reports", "customer_receptions", "appraisals", "improvement_plans",
 ]
 
 

@@ -18,7 +18,9 @@ PROCESSES = {"tasks", "task_updates", "customer_receptions", "customer_feedback"
              "work_plans"}
 OPERATIONAL = FIRST_ROUND | PROCESSES
 # About one person: not "operational"; only the roles named read them (row by row, see test_row_access).
-PERSONAL = {"leave_requests", "expense_claims", "work_reports"}
+# 绩效考核 and its improvement plans: personal too, read by the employee, their superiors and hr.
+PERFORMANCE = {"appraisals", "improvement_plans"}
+PERSONAL = {"leave_requests", "expense_claims", "work_reports"} | PERFORMANCE
 REFERENCE = {"departments", "employees", "customer_tiers"}
 ALL = OPERATIONAL | PERSONAL | {"confidentiality_agreements"}
 HR_WRITES = {"employees", "departments", "training_sessions", "training_records", "confidentiality_agreements"}
@@ -27,21 +29,23 @@ EDITOR_WRITES = {"partners", "partner_evaluations", "customers", "meetings", "me
 NONE = set()
 # Registers a role reads only some rows of (rows: in the definition, docs/row-access.md).
 NARROWED = {
-    "employee": {"tasks", "task_updates", "leave_requests", "expense_claims", "work_reports", "customer_feedback"},
-    "department_head": {"tasks", "task_updates", "leave_requests", "expense_claims", "work_reports"},
+    "employee": {"tasks", "task_updates", "leave_requests", "expense_claims", "work_reports", "customer_feedback"} | PERFORMANCE,
+    "department_head": {"tasks", "task_updates", "leave_requests", "expense_claims", "work_reports"} | PERFORMANCE,
 }
 EXPECTED = {
     # role: (read, insert/update, delete, SQL databases)
     "admin": (ALL, ALL, ALL, {"ops", "hr"}),
-    "manager": (OPERATIONAL | {"work_reports"}, OPERATIONAL | {"work_reports"}, OPERATIONAL - REFERENCE, {"ops"}),
-    "hr": (OPERATIONAL | {"confidentiality_agreements", "leave_requests"}, HR_WRITES | {"leave_requests"}, HR_WRITES, {"hr"}),
+    "manager": (OPERATIONAL | {"work_reports"} | PERFORMANCE, OPERATIONAL | {"work_reports"} | PERFORMANCE, OPERATIONAL - REFERENCE,
+                {"ops"}),
+    "hr": (OPERATIONAL | {"confidentiality_agreements", "leave_requests"} | PERFORMANCE, HR_WRITES | {"leave_requests"} | PERFORMANCE,
+           HR_WRITES, {"hr"}),
     "editor": (OPERATIONAL, EDITOR_WRITES, NONE, NONE),
     "analyst": (OPERATIONAL, NONE, NONE, {"ops"}),
     "viewer": (OPERATIONAL, NONE, NONE, NONE),
     "employee": (REFERENCE | PERSONAL | {"tasks", "task_updates", "customer_feedback"},
                  PERSONAL | {"tasks", "task_updates", "customer_feedback"}, NONE, NONE),
     "finance": (OPERATIONAL | {"expense_claims"}, {"expense_claims"}, NONE, NONE),
-    "leader": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "customer_feedback", "rectifications", "work_plans"},
+    "leader": (OPERATIONAL | PERSONAL, PERSONAL - {"improvement_plans"} | {"tasks", "customer_feedback", "rectifications", "work_plans"},
                NONE, NONE),
     "office": (OPERATIONAL, {"meetings", "meeting_actions"}, NONE, NONE),
     "department_head": (OPERATIONAL | PERSONAL, PERSONAL | {"tasks", "task_updates", "work_plans", "customer_feedback"},

@@ -46,7 +46,7 @@ def test_presets_as_sql(definition):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports", "customer_feedback"])
+@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports", "appraisals", "customer_feedback"])
 async def test_employee_sees_own_rows(rows_ds, table):
     assert await _ids(rows_ds, table, EMPLOYEE) == {3}
 
@@ -59,7 +59,7 @@ async def test_employee_sees_tasks_they_own_or_assigned(rows_ds, empty_data_dir)
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports"])
+@pytest.mark.parametrize("table", ["leave_requests", "expense_claims", "task_updates", "work_reports", "appraisals"])
 async def test_department_head_sees_own_department_and_below(rows_ds, table):
     # 00002 heads 客户运营组 (00002, 00004) and, below it, 客服小组 (00003); not 运营部 above it
     assert await _ids(rows_ds, table, HEAD) == row_people.SEES["head"]

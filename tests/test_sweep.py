@@ -308,7 +308,7 @@ async def test_search_shows_the_canaries_only_to_those_who_may_see_them(sweep):
 from tests import row_people  # noqa: E402
 from tests.row_people import CANARY as ROW_CANARY  # noqa: E402
 
-NARROWED = ["tasks", "task_updates", "leave_requests", "expense_claims", "work_reports"]
+NARROWED = ["tasks", "task_updates", "leave_requests", "expense_claims", "work_reports", "appraisals"]
 HIDDEN_IDS = [1, 5, 6]   # owned by 00001 (above the head's department) and 财务部's people
 ROW_URLS = [
     # part of the canary: the search page echoes the query

@@ -1,5 +1,5 @@
 """Builds the process registers' sample workbooks (leave_requests, expense_claims,
-customer_feedback, customer_visits) next to this file: hand-kept sheets with the ordinary mess
+customer_feedback, customer_visits, appraisals) next to this file: hand-kept sheets with the ordinary mess
 of real ones — a title and a blank row above the header, a 序号 column, header variants, people
 by name or by 工号, typed dates and date-times (2026/12/2 9:30) beside real Excel date-time
 cells, a footer — and a few rows a person got wrong, which the import must report by file, row,
@@ -82,6 +82,19 @@ VISITS = [
     ["KH999999", "不存在的客户", d("2026-11-29"), "高欣怡", "电话", "回访", None, 4, "低"],   # no such customer
 ]
 
+# A department's monthly appraisal sheet as kept by hand: periods written every way people write
+# them (2026年10月, a real Excel date, 2026Q3, 2026年度), scores with 分, a blank state.
+APPRAISALS = [
+    ["高欣怡", "2026年10月", 92, None, 88, 90, "本月回访量第一", "待自评"],
+    ["00012", d("2026-10-01"), "85分", 80, 82, None, None, "未开始"],
+    ["肖娟", "2026Q3", 70, 65, 58, None, "季度考核，投诉处理偏慢", "待自评"],
+    ["胡宇航", "2026年度", 88, None, None, None, None, None],   # state left blank: the first one
+    ["谢俊杰", "2026-10", 105, None, 80, None, None, "待自评"],   # 105 of 100
+    ["不在册的人", "2026-10", 80, None, 80, None, None, "待自评"],   # no such employee
+    ["韩子涵", "2026年13月", 80, None, 80, None, None, "待自评"],   # no 13th month
+    ["余建华", "2026-10", 75, None, 80, None, "已确认", "已确认"],   # not an initial state
+]
+
 
 def main() -> None:
     save("leave_requests", "请假登记", "客户运营中心请假申请登记表（2026年12月）",
@@ -96,6 +109,9 @@ def main() -> None:
     save("customer_visits", "回访记录", "客户回访记录表（2026年11月）",
          ["客户", "客户名称", "日期", "回访人", "回访方式", "回访内容", "客户反馈", "满意度", "流失风险"], VISITS,
          {"D": "yyyy-mm-dd"})
+    save("appraisals", "月度考核", "客户运营中心员工绩效考核汇总表（2026年10月）",
+         ["姓名", "考核期间", "自评", "同事评价", "上级评价", "客户评价", "评语", "状态"], APPRAISALS,
+         {"C": "yyyy年m月"})
 
 
 if __name__ == "__main__":
