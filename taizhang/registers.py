@@ -115,6 +115,9 @@ class Workflow:
     edit_states: tuple[str, ...]
     edit_by: tuple[str, ...]
     transitions: tuple[Transition, ...]
+    # Columns only some of edit_by may change: (column, people) — the superior's score is the
+    # superior's, even while the employee may edit the rest.
+    edit_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def leaving(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if t.source == state]
@@ -413,7 +416,11 @@ def _workflow(name: str, spec: dict | None, columns: dict[str, Column]) -> Workf
     edit = spec.get("edit") or {}
     flow = Workflow(column=column, initial=_listed(spec["initial"]), create_by=_listed(spec.get("create_by")),
                     edit_states=_listed(edit.get("states")), edit_by=_listed(edit.get("by")),
-                    transitions=tuple(transitions))
+                    transitions=tuple(transitions),
+                    edit_columns=tuple((c, _listed(people)) for c, people in (edit.get("columns") or {}).items()))
+    unknown_columns = {c for c, _ in flow.edit_columns} - set(columns)
+    if unknown_columns:
+        raise DefinitionError(f"{name}.workflow.edit.columns names columns it does not have: {sorted(unknown_columns)}")
     unknown = set(flow.states) - set(columns[column].values)
     if unknown:
         raise DefinitionError(f"{name}.workflow names states that are not values of {column}: {sorted(unknown)!r}")
@@ -512,7 +519,8 @@ def _check_people(definition: Definition) -> None:
         named = []
         if reg.workflow:
             flow = reg.workflow
-            named += [*flow.create_by, *flow.edit_by, *(p for t in flow.transitions for p in t.by)]
+            named += [*flow.create_by, *flow.edit_by, *(p for t in flow.transitions for p in t.by),
+                      *(p for _, people in flow.edit_columns for p in people)]
         for rule in reg.due:
             named += [*rule.remind, *(p for e in rule.escalate for p in e.to)]
         for word in named:

@@ -254,6 +254,11 @@ def edit_raises(reg: Register, definition: Definition) -> list[Raise]:
         raises.append(Raise("frozen", f"{_quoted(state)}的{reg.label}不能修改；{advice}", f"{STATE_FROM} IS {literal(state)}"))
     raises.append(Raise("not_allowed", f"不能修改这条{reg.label}：只能由{people_label(reg, flow.edit_by, definition)}修改",
                         f"NOT {people_sql(reg, flow.edit_by, 'OLD', IN_TRIGGER)}"))
+    for column, people in flow.edit_columns:
+        c = quote(column)
+        raises.append(Raise("not_allowed", f"不能修改{reg.label}的{reg.columns[column].label}：只能由"
+                                           f"{people_label(reg, people, definition)}填写",
+                            f"OLD.{c} IS NOT NEW.{c} AND NOT {people_sql(reg, people, 'OLD', IN_TRIGGER)}"))
     return raises
 
 

@@ -167,6 +167,11 @@ def test_wrong_people_and_steps_are_refused_by_kind(ops):
     ops.write(STAFF_W, "UPDATE appraisals SET self_score = 70 WHERE id = ?", row_id)
     assert ops.refused(HR_W, "UPDATE appraisals SET status = '待上级评分' WHERE id = ?", row_id) == "not_allowed"
     ops.move(STAFF_W, row_id, "待上级评分")
+    # while it is open each score is its rater's: not the employee's superior score, nor the
+    # head's self score
+    assert ops.refused(STAFF_W, "UPDATE appraisals SET superior_score = 99 WHERE id = ?", row_id) == "not_allowed"
+    assert ops.refused(STAFF_W, "UPDATE appraisals SET customer_score = 99 WHERE id = ?", row_id) == "not_allowed"
+    assert ops.refused(HEAD_W, "UPDATE appraisals SET self_score = 40 WHERE id = ?", row_id) == "not_allowed"
     # the employee cannot score themself into 待确认, nor jump to 已确认
     ops.write(HEAD_W, "UPDATE appraisals SET superior_score = 65 WHERE id = ?", row_id)
     assert ops.refused(STAFF_W, "UPDATE appraisals SET status = '待确认' WHERE id = ?", row_id) == "not_allowed"
