@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser import login, running_server, writable_demo
 from tests.conftest import TODAY
-from tests.test_workflow_browser import _act, _buttons, _pick, _shot, _state, _timeline
+from tests.test_workflow_browser import _act, _buttons, _fill, _pick, _shot, _state, _timeline
 
 pytestmark = pytest.mark.browser
 
@@ -39,11 +39,7 @@ def _form(page, server, register, pickers: dict, fields: dict) -> str:
     page.goto(f"{server}/-/form/ops/{register}")
     for name, (typed, wanted) in pickers.items():
         _pick(page, f"#f-{name}", typed, wanted)
-    for name, value in fields.items():
-        if page.locator(f"select#f-{name}").count():
-            page.select_option(f"#f-{name}", value)
-        else:
-            page.fill(f"#f-{name}", value)
+    _fill(page, fields)
     page.click("input[type=submit][value=保存]")
     page.wait_for_url(lambda url: url.rstrip("/").split("/")[-1].isdigit())
     return page.url.split(server, 1)[1]

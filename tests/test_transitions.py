@@ -282,32 +282,18 @@ async def test_the_panel_in_english(empty_ds):
     assert _buttons(page) == [("已批准", "通过"), ("已退回", "退回"), ("已驳回", "驳回")]
 
 
-def _a_real_busy_error(path) -> sqlite3.OperationalError:
-    """What SQLite raises when another writer holds the file: taken from SQLite itself."""
-    holder, other = sqlite3.connect(path), sqlite3.connect(path, timeout=0)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        other.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as ex:
-        return ex
-    finally:
-        holder.rollback()
-        holder.close()
-        other.close()
-    raise AssertionError("the second writer was not kept out")
-
-
 @pytest.mark.asyncio
-async def test_a_busy_database_is_said_as_busy_by_its_error_code(empty_ds, empty_data_dir, monkeypatch):
+async def test_a_busy_database_is_said_as_busy_by_its_error_code(empty_ds, tmp_path, monkeypatch):
     """The transition and the grid tell a busy database (503, try again) from a refusal by
     SQLite's error code, not by the words of its message."""
     from datasette.database import Database
 
     from taizhang.messages import BUSY
+    from tests.test_fuzz import _real_busy_error
 
     people = await _org(empty_ds)
     row = await _leave(empty_ds, people)
-    busy = _a_real_busy_error(empty_data_dir.database("ops"))
+    busy = _real_busy_error(tmp_path)
     assert busy.sqlite_errorname == "SQLITE_BUSY"
 
     async def refuse(self, fn, **kwargs):

@@ -49,15 +49,20 @@ def _pick(page, selector, typed, wanted):
     page.locator(f"{selector} ~ [role=listbox] [role=option]", has_text=wanted).first.click()
 
 
-def _new(page, server, register, fields: dict, applicant="陈静") -> str:
-    """File a row through the register's form as the logged-in applicant; its row page URL."""
-    page.goto(f"{server}/-/form/ops/{register}")
-    _pick(page, "#f-applicant_id", applicant, applicant)
+def _fill(page, fields: dict) -> None:
+    """Fill a register form's fields: a choice by its value, anything else typed."""
     for name, value in fields.items():
         if page.locator(f"select#f-{name}").count():
             page.select_option(f"#f-{name}", value)
         else:
             page.fill(f"#f-{name}", value)
+
+
+def _new(page, server, register, fields: dict, applicant="陈静") -> str:
+    """File a row through the register's form as the logged-in applicant; its row page URL."""
+    page.goto(f"{server}/-/form/ops/{register}")
+    _pick(page, "#f-applicant_id", applicant, applicant)
+    _fill(page, fields)
     page.click("input[type=submit][value=保存]")
     page.wait_for_url(re.compile(rf"/ops/{register}/\d+$"))
     return page.url
